@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+// chunkvol: volumes on object storage, cut into fixed-size chunk objects.
+// Layers (../shared/DESIGN.md, Spec/): Platform (one wrapper per C library) <- ObjectStore
+// (S3, Swift, Local backends and their decorators) <- faces (chunkctl).
+import PackageDescription
+
+let package = Package(
+    name: "chunkvol",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ObjectStore", targets: ["ObjectStore"]),
+        .executable(name: "chunkctl", targets: ["chunkctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each seen by exactly one Swift file in Platform.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CXML2", path: "Sources/CXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        // curl_easy_setopt and curl_easy_getinfo are variadic: typed C setters stand in for them.
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+
+        .target(name: "Platform", dependencies: ["CCurl", "CCurlShim", "CCrypto", "CXML2", "CSQLite3"],
+                path: "Sources/Platform"),
+        .target(name: "ObjectStore", dependencies: ["Platform"], path: "Sources/ObjectStore"),
+        .executableTarget(name: "chunkctl", dependencies: [
+            "ObjectStore", "Platform",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/chunkctl"),
+
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"], path: "Tests/PlatformTests"),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform"],
+                    path: "Tests/ObjectStoreTests"),
+        .testTarget(name: "IntegrationTests", dependencies: ["ObjectStore", "Platform"],
+                    path: "Tests/IntegrationTests",
+                    exclude: []),
+    ]
+)

@@ -1,0 +1,23 @@
+/* Typed wrappers for libcurl's variadic calls, which Swift cannot call directly.
+ * Each setter names the type of the argument it forwards, so the compiler checks it. */
+#ifndef CCURL_SHIM_H
+#define CCURL_SHIM_H
+#include <curl/curl.h>
+
+typedef size_t (*ccurl_data_callback)(char *buffer, size_t size, size_t nitems, void *userdata);
+typedef int (*ccurl_seek_callback)(void *userdata, curl_off_t offset, int origin);
+
+CURLcode ccurl_setopt_long(CURL *h, CURLoption opt, long value);
+CURLcode ccurl_setopt_off(CURL *h, CURLoption opt, curl_off_t value);
+CURLcode ccurl_setopt_string(CURL *h, CURLoption opt, const char *value);
+CURLcode ccurl_setopt_pointer(CURL *h, CURLoption opt, void *value);
+CURLcode ccurl_setopt_slist(CURL *h, CURLoption opt, struct curl_slist *value);
+CURLcode ccurl_setopt_data_callback(CURL *h, CURLoption opt, ccurl_data_callback cb);
+CURLcode ccurl_setopt_seek_callback(CURL *h, ccurl_seek_callback cb);
+
+CURLcode ccurl_getinfo_long(CURL *h, CURLINFO info, long *value);
+CURLcode ccurl_getinfo_off(CURL *h, CURLINFO info, curl_off_t *value);
+CURLcode ccurl_getinfo_string(CURL *h, CURLINFO info, char **value);
+
+CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption opt, long value);
+#endif

@@ -1,0 +1,15 @@
+// A plain pthread mutex: the locks here guard small tables for microseconds, in synchronous code.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class Mutex: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    public init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
