@@ -119,7 +119,7 @@ public extension ObjectStore {
 }
 
 /// Deletes keys one request each: for stores without a batch delete.
-func deleteEach(_ store: some ObjectStore, _ keys: [String]) -> [String: StoreError] {
+func deleteEach(_ store: any ObjectStore, _ keys: [String]) -> [String: StoreError] {
     var failed: [String: StoreError] = [:]
     for key in keys {
         do { try store.delete(key) } catch let e as StoreError { failed[key] = e } catch {

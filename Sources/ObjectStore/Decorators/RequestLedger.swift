@@ -1,0 +1,62 @@
+// The tally of requests sent to a store, by kind, with bytes each way, retries and failures. The
+// Counting decorator records each operation; backends record the requests an operation makes on
+// its own (authentication, a re-send after a redirect or a clock correction); the Retrying
+// decorator records each retry. The cost report is read from these numbers.
+import Platform
+
+public enum RequestKind: String, CaseIterable, Sendable, Codable {
+    case PUT, GET, HEAD, LIST, DELETE, POST, AUTH
+}
+
+public struct RequestCounts: Sendable, Equatable, Codable {
+    public var requests: [RequestKind: Int] = [:]
+    /// Object bytes sent (PUT bodies) and received (GET bodies).
+    public var bytesUp: UInt64 = 0
+    public var bytesDown: UInt64 = 0
+    /// Requests that repeated an earlier one (after a transient failure, a redirect, a clock fix).
+    public var retries: Int = 0
+    /// Requests that ended in an error.
+    public var failures: Int = 0
+
+    public init() {}
+    public subscript(_ kind: RequestKind) -> Int { requests[kind] ?? 0 }
+    public var total: Int { requests.values.reduce(0, +) }
+
+    public static func + (a: RequestCounts, b: RequestCounts) -> RequestCounts {
+        var r = a
+        for (k, v) in b.requests { r.requests[k, default: 0] += v }
+        r.bytesUp += b.bytesUp; r.bytesDown += b.bytesDown; r.retries += b.retries; r.failures += b.failures
+        return r
+    }
+}
+
+/// Thread-safe; one per store stack.
+public final class RequestLedger: @unchecked Sendable {
+    private let lock = Mutex()
+    private var counts = RequestCounts()
+    /// Called after every record, outside the lock (the cache persists counts through it).
+    private let observer: (@Sendable (RequestKind, RequestCounts) -> Void)?
+
+    public init(observer: (@Sendable (RequestKind, RequestCounts) -> Void)? = nil) { self.observer = observer }
+
+    /// One request sent. `delta` carries its bytes, and a failure or retry mark when it has one.
+    public func record(_ kind: RequestKind, bytesUp: UInt64 = 0, bytesDown: UInt64 = 0,
+                       failed: Bool = false, retry: Bool = false) {
+        var delta = RequestCounts()
+        delta.requests[kind] = 1
+        delta.bytesUp = bytesUp; delta.bytesDown = bytesDown
+        delta.failures = failed ? 1 : 0; delta.retries = retry ? 1 : 0
+        lock.withLock { counts = counts + delta }
+        observer?(kind, delta)
+    }
+
+    /// The next request of this kind repeats one that failed; the request itself is recorded apart.
+    public func recordRetry(_ kind: RequestKind) {
+        var delta = RequestCounts()
+        delta.retries = 1
+        lock.withLock { counts = counts + delta }
+        observer?(kind, delta)
+    }
+
+    public var snapshot: RequestCounts { lock.withLock { counts } }
+}

@@ -1,0 +1,51 @@
+// How a Swift store gets a token and its storage URL. TempAuth (v1) here; Keystone v3 fits beside
+// it behind the same protocol.
+import Platform
+
+public struct SwiftSession: Sendable {
+    public var token: Secret
+    /// The account's URL, such as http://127.0.0.1:8080/v1/AUTH_test.
+    public var storageURL: String
+}
+
+public protocol SwiftAuthenticator: Sendable {
+    /// A short description for messages: "TempAuth user test:tester at http://…/auth/v1.0".
+    var name: String { get }
+    /// Gets a new token. Throws `.badCredentials` when the identity or secret is refused.
+    func authenticate(http: HTTPClient) throws -> SwiftSession
+}
+
+/// TempAuth and other v1 auth: GET the auth URL with X-Auth-User / X-Auth-Key, read X-Auth-Token and
+/// X-Storage-Url from the answer.
+public struct TempAuth: SwiftAuthenticator {
+    public var authURL: String
+    public var user: String
+    public var key: Secret
+
+    public init(authURL: String, user: String, key: Secret) { self.authURL = authURL; self.user = user; self.key = key }
+
+    public var name: String { "TempAuth user \(user) at \(authURL)" }
+
+    public func authenticate(http: HTTPClient) throws -> SwiftSession {
+        let what = "Swift authentication of \(user) at \(authURL)"
+        let r: HTTPResponse
+        do {
+            r = try http.perform(HTTPRequest(method: "GET", url: authURL,
+                                             headers: [("X-Auth-User", user), ("X-Auth-Key", key.reveal())]))
+        } catch let e as HTTPError { throw StoreError.transport(e, what) }
+        switch r.status {
+        case 200..<300:
+            guard let token = r.header("x-auth-token") ?? r.header("x-storage-token"), !token.isEmpty,
+                  let url = r.header("x-storage-url"), !url.isEmpty else {
+                throw StoreError(.protocolError, "\(what): the answer has no X-Auth-Token or X-Storage-Url", status: r.status)
+            }
+            return SwiftSession(token: Secret(token), storageURL: url)
+        case 401, 403:
+            throw StoreError(.badCredentials, "\(what): the user or key is wrong; check ST_USER and ST_KEY", status: r.status)
+        case 404:
+            throw StoreError(.invalidRequest, "\(what): the auth URL was not found (404); check endpoint= or ST_AUTH", status: r.status)
+        default:
+            throw StoreError(StoreError.kind(forStatus: r.status), "\(what) failed with HTTP \(r.status)", status: r.status)
+        }
+    }
+}

@@ -1,0 +1,204 @@
+// The OpenStack Swift backend (native API): a token from the authenticator, cached and renewed
+// once on a 401; PUT with the MD5 in ETag so the server checks the body; JSON listings paged with
+// markers; bulk delete where the cluster has it.
+import Foundation
+import Platform
+
+public final class SwiftStore: ObjectStore, @unchecked Sendable {
+    public let container: String
+    private let auth: any SwiftAuthenticator
+    private let http: HTTPClient
+    private let ledger: RequestLedger?
+    private let lock = Mutex()
+    private var session: SwiftSession?
+    /// Set when the cluster answered that it has no bulk delete.
+    private var noBulkDelete = false
+
+    public init(container: String, auth: any SwiftAuthenticator, http: HTTPClient, ledger: RequestLedger? = nil) {
+        self.container = container; self.auth = auth; self.http = http; self.ledger = ledger
+    }
+
+    public var name: String { "swift \(auth.name) container \(container)" }
+    public var checksumKinds: ChecksumKinds { [.md5] }
+    public var maxBatchDelete: Int { lock.withLock { noBulkDelete } ? 0 : 1000 }
+
+    // MARK: Operations
+
+    public func put(_ key: String, body: ObjectBody, checksums: Checksums) throws -> ObjectInfo {
+        let what = "upload of \(key)"
+        let md5 = try checksums.md5 ?? BodyHasher.hash(body, .md5, what: what)
+        let r = try send("PUT", path: objectPath(key), headers: [("ETag", md5.hex)], body: body, kind: .PUT, what: what)
+        if r.status == 422 {
+            throw StoreError(.checksumMismatch, "\(what): the bytes the store received do not match their MD5", status: 422, key: key)
+        }
+        if r.status == 404 { throw containerMissing(404) }
+        guard r.isSuccess else { throw error(r, key: key, what: what) }
+        return ObjectInfo(key: key, size: body.length, etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
+    }
+
+    public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
+        let what = "download of \(key)"
+        var headers: [(name: String, value: String)] = []
+        if let range { headers.append(("Range", "bytes=\(range.first)-\(range.last)")) }
+        let httpSink: ResponseSink
+        switch sink {
+        case .memory: httpSink = .buffer
+        case .file(let fd, let offset): httpSink = .file(descriptor: fd, offset: offset)
+        }
+        let r = try send("GET", path: objectPath(key), headers: headers, sink: httpSink, kind: .GET, what: what)
+        guard r.isSuccess else { throw error(r, key: key, what: what) }
+        if let expected = r.header("content-length").flatMap(UInt64.init), expected != r.bodyLength {
+            throw StoreError(.connectionLost, "\(what) ended after \(r.bodyLength) of \(expected) bytes", key: key)
+        }
+        let size = S3Store.totalSize(r) ?? r.bodyLength
+        let info = ObjectInfo(key: key, size: size, etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
+        if case .memory = sink { return GetResult(info: info, bytes: r.body, length: r.bodyLength) }
+        return GetResult(info: info, bytes: [], length: r.bodyLength)
+    }
+
+    public func head(_ key: String) throws -> ObjectInfo {
+        let what = "HEAD of \(key)"
+        let r = try send("HEAD", path: objectPath(key), kind: .HEAD, what: what)
+        guard r.isSuccess else { throw error(r, key: key, what: what) }
+        return ObjectInfo(key: key, size: r.header("content-length").flatMap(UInt64.init) ?? 0,
+                          etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
+    }
+
+    public func delete(_ key: String) throws {
+        let what = "delete of \(key)"
+        let r = try send("DELETE", path: objectPath(key), kind: .DELETE, what: what)
+        if r.isSuccess || r.status == 404 { return }
+        throw error(r, key: key, what: what)
+    }
+
+    public func delete(keys: [String]) throws -> [String: StoreError] {
+        guard !keys.isEmpty else { return [:] }
+        let what = "bulk delete of \(keys.count) objects"
+        let lines = keys.map { "/" + SwiftStore.encode(container) + "/" + SwiftStore.encode($0) }.joined(separator: "\n")
+        let r = try send("POST", path: "", query: "bulk-delete",
+                         headers: [("Content-Type", "text/plain"), ("Accept", "application/json")],
+                         body: .bytes(Array(lines.utf8)), kind: .POST, what: what)
+        if [404, 405, 501].contains(r.status) || (r.status == 400 && r.header("content-type")?.contains("json") != true) {
+            // No bulk middleware: fall back to one DELETE per key from now on.
+            lock.withLock { noBulkDelete = true }
+            return deleteEach(self, keys)
+        }
+        guard r.isSuccess else { throw error(r, key: nil, what: what) }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
+            throw StoreError(.protocolError, "\(what): the answer is not JSON", status: r.status)
+        }
+        var failed: [String: StoreError] = [:]
+        for entry in json["Errors"] as? [[Any]] ?? [] {
+            guard entry.count >= 2, let name = entry[0] as? String else { continue }
+            let status = "\(entry[1])"
+            if status.hasPrefix("404") { continue }
+            let key = String(name.split(separator: "/", maxSplits: 2).dropFirst().last.map(String.init).map { SigV4Signer.percentDecode(Substring($0)) } ?? name)
+            failed[key] = StoreError(status.hasPrefix("401") || status.hasPrefix("403") ? .accessDenied : .serverError,
+                                     "delete of \(key) failed: \(status)", key: key)
+        }
+        let responseStatus = json["Response Status"] as? String ?? "200 OK"
+        if failed.isEmpty && !responseStatus.hasPrefix("200") {
+            throw StoreError(.serverError, "\(what) failed: \(responseStatus)")
+        }
+        return failed
+    }
+
+    public func list(prefix: String, continuation: String?, limit: Int) throws -> ListPage {
+        let what = "listing of container \(container)"
+        let pageSize = max(1, min(limit, 10_000))
+        var query = "format=json&limit=\(pageSize)"
+        if !prefix.isEmpty { query += "&prefix=" + SigV4Signer.uriEncode(prefix, keepSlash: false) }
+        if let continuation { query += "&marker=" + SigV4Signer.uriEncode(continuation, keepSlash: false) }
+        let r = try send("GET", path: "/" + SwiftStore.encode(container), query: query, kind: .LIST, what: what)
+        if r.status == 404 { throw containerMissing(r.status) }
+        guard r.isSuccess else { throw error(r, key: nil, what: what) }
+        if r.status == 204 || r.body.isEmpty { return ListPage(objects: [], continuation: nil) }
+        guard let array = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]] else {
+            throw StoreError(.protocolError, "\(what): the answer is not a JSON list", status: r.status)
+        }
+        let objects = array.compactMap { o -> ObjectInfo? in
+            guard let name = o["name"] as? String else { return nil }
+            return ObjectInfo(key: name, size: (o["bytes"] as? NSNumber)?.uint64Value ?? 0, etag: o["hash"] as? String)
+        }
+        // A full page may have more after it; an empty next page ends the walk.
+        return ListPage(objects: objects, continuation: objects.count == pageSize ? objects.last?.key : nil)
+    }
+
+    public func createContainer() throws {
+        let what = "creation of container \(container)"
+        let r = try send("PUT", path: "/" + SwiftStore.encode(container), body: .empty, kind: .PUT, what: what)
+        guard r.isSuccess else { throw error(r, key: nil, what: what) }
+    }
+
+    // MARK: Requests
+
+    private func objectPath(_ key: String) -> String {
+        "/" + SwiftStore.encode(container) + "/" + SwiftStore.encode(key)
+    }
+
+    /// Percent-encodes everything but unreserved characters and "/".
+    static func encode(_ s: String) -> String { SigV4Signer.uriEncode(s, keepSlash: true) }
+
+    private func currentSession(renew: Bool) throws -> SwiftSession {
+        if !renew, let s = lock.withLock({ session }) { return s }
+        do {
+            let s = try auth.authenticate(http: http)
+            ledger?.record(.AUTH)
+            lock.withLock { session = s }
+            return s
+        } catch {
+            ledger?.record(.AUTH, failed: true)
+            throw error
+        }
+    }
+
+    /// Sends one request with the cached token; on a 401 gets a new token once and sends again.
+    private func send(_ method: String, path: String, query: String = "",
+                      headers extra: [(name: String, value: String)] = [], body: RequestBody = .empty,
+                      sink: ResponseSink = .buffer, kind: RequestKind, what: String) throws -> HTTPResponse {
+        var renewed = false
+        var session = try currentSession(renew: false)
+        while true {
+            var url = session.storageURL + path
+            if !query.isEmpty { url += "?" + query }
+            let request = HTTPRequest(method: method, url: url,
+                                      headers: [("X-Auth-Token", session.token.reveal())] + extra, body: body)
+            let r: HTTPResponse
+            do { r = try http.perform(request, sink: sink) } catch let e as HTTPError {
+                throw StoreError.transport(e, what)
+            }
+            if r.status == 401 && !renewed {
+                renewed = true
+                ledger?.record(kind, failed: false, retry: true)
+                session = try currentSession(renew: true)
+                continue
+            }
+            return r
+        }
+    }
+
+    private func containerMissing(_ status: Int) -> StoreError {
+        StoreError(.containerNotFound, "container \(container) does not exist; create it with `chunkctl store create` or fix container=",
+                   status: status)
+    }
+
+    private func error(_ r: HTTPResponse, key: String?, what: String) -> StoreError {
+        let txid = r.header("x-trans-id")
+        switch r.status {
+        case 401:
+            return StoreError(.badCredentials, "\(what): Swift refused the token even after renewing it; check ST_USER and ST_KEY",
+                              status: 401, requestID: txid, key: key)
+        case 403:
+            return StoreError(.accessDenied, "\(what): access denied to container \(container)", status: 403, requestID: txid, key: key)
+        case 404:
+            return StoreError(.notFound, "\(what): no object \(key ?? "") in container \(container)", status: 404, requestID: txid, key: key)
+        case 416:
+            return StoreError(.invalidRange, "\(what): the requested range starts past the end of the object", status: 416, requestID: txid, key: key)
+        default:
+            let text = String(decoding: r.body.prefix(200), as: UTF8.self)
+                .components(separatedBy: .newlines).joined(separator: " ")
+            return StoreError(StoreError.kind(forStatus: r.status), "\(what) failed with HTTP \(r.status)" + (text.isEmpty ? "" : ": \(text)"),
+                              status: r.status, requestID: txid, key: key)
+        }
+    }
+}
