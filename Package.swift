@@ -35,11 +35,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/chunkctl"),
 
+        // Checks shared by the unit and integration tests: the store contract, the test servers,
+        // the fault proxy and a runner for chunkctl.
+        .target(name: "StoreTestSupport", dependencies: ["ObjectStore", "Platform"], path: "Tests/StoreTestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], path: "Tests/PlatformTests"),
-        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform"],
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ObjectStoreTests"),
-        .testTarget(name: "IntegrationTests", dependencies: ["ObjectStore", "Platform"],
-                    path: "Tests/IntegrationTests",
-                    exclude: []),
+        // Against real servers started on 127.0.0.1 by Tests/servers/start-all.sh.
+        .testTarget(name: "IntegrationTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
+                    path: "Tests/IntegrationTests"),
     ]
 )

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# run-all.sh - every test: build packages, both real servers (SAIO + Ceph radosgw),
+# the fault proxy self-test, then swift-build --build-tests and swift-test with the
+# servers' endpoints/credentials (Tests/servers/servers.env) in the environment.
+#
+# Usage:  bash Tests/run-all.sh [swift-test args...]     (from any directory)
+#   KEEP_SERVERS=1   leave the servers running at the end (default: stop-all.sh, which
+#                    also stops servers that start-all.sh found running and reused)
+# Exit status: swift-test's (1 if it passed but the fault proxy self-test failed).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+T0=$SECONDS
+log() { printf '[run-all %4ds] %s\n' $((SECONDS - T0)) "$*"; }
+
+# /usr/bin/swift is python-swiftclient's CLI: call the toolchain as swift-build/swift-test
+if ! command -v swift-build >/dev/null && [ -x /opt/swift/usr/bin/swift-build ]; then
+  PATH=$PATH:/opt/swift/usr/bin
+fi
+
+# ------------------------------------------------------------- packages --
+PKGS="libcurl4-openssl-dev libssl-dev libxml2-dev libsqlite3-dev pkg-config"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+command -v python3 >/dev/null || missing="$missing python3"
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
+      apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 $missing >/dev/null ||
+      { log "apt-get install failed"; exit 1; }
+  else
+    log "missing packages (not root, not installing):$missing"
+  fi
+fi
+
+# -------------------------------------------------------------- servers --
+if [ "${KEEP_SERVERS:-0}" != 1 ]; then
+  trap 'log "stopping servers"; bash "$ROOT/Tests/servers/stop-all.sh"' EXIT
+fi
+log "starting servers"
+bash Tests/servers/start-all.sh || { log "start-all.sh failed"; exit 1; }
+
+# ------------------------------------------------------ fault proxy test --
+log "fault proxy self-test"
+python3 Tests/tools/faultproxy_selftest.py
+proxy_rc=$?
+
+# ---------------------------------------------------------- swift tests --
+ENV_FILE=${SERVERS_ENV:-$ROOT/Tests/servers/servers.env}
+[ -f "$ENV_FILE" ] || { log "no $ENV_FILE after start-all.sh"; exit 1; }
+set -a
+. "$ENV_FILE"
+FAULTPROXY=$ROOT/Tests/tools/faultproxy.py
+set +a
+
+log "swift-build --build-tests"
+swift-build --build-tests
+rc=$?
+if [ $rc != 0 ]; then
+  log "swift-build failed (exit $rc)"
+  exit $rc
+fi
+log "swift-test $*"
+swift-test "$@"
+rc=$?
+log "swift-test exit $rc; fault proxy self-test exit $proxy_rc"
+if [ $rc = 0 ] && [ $proxy_rc != 0 ]; then rc=1; fi
+exit $rc
