@@ -62,6 +62,9 @@ public struct HTTPResponse: Sendable {
     /// Bytes written to the sink (the file or the buffer).
     public var bodyLength: UInt64
     public var bytesSent: UInt64
+    /// Requests that went on the wire for this one: more than 1 when libcurl re-sent it on a fresh
+    /// connection after a reused one died. Counted so the request tally stays the server's.
+    public var requestsSent: Int
 
     public func header(_ name: String) -> String? {
         let lower = name.lowercased()
@@ -78,6 +81,8 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
     public var kind: Kind
     public var curlCode: Int32
     public var detail: String
+    /// Requests that went on the wire before the failure (see HTTPResponse.requestsSent).
+    public var requestsSent: Int = 1
     /// Worth another attempt: the server may answer next time.
     public var isTransient: Bool { [.connect, .timeout, .connectionLost].contains(kind) }
     public var description: String { "\(detail) (curl error \(curlCode))" }
@@ -138,19 +143,20 @@ public final class HTTPClient: @unchecked Sendable {
         }
         if let err = exchange.localError {
             release(h, reusable: false)
-            throw HTTPError(kind: .localIO, curlCode: Int32(code.rawValue), detail: err)
+            throw HTTPError(kind: .localIO, curlCode: Int32(code.rawValue), detail: err, requestsSent: exchange.requestsSent)
         }
         guard code == CURLE_OK else {
             release(h, reusable: false)
             let message = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let detail = message.isEmpty ? String(cString: curl_easy_strerror(code)) : message
-            throw HTTPError(kind: HTTPClient.kind(of: code), curlCode: Int32(code.rawValue), detail: detail)
+            throw HTTPError(kind: HTTPClient.kind(of: code), curlCode: Int32(code.rawValue), detail: detail,
+                            requestsSent: max(exchange.requestsSent, 1))
         }
         var status = 0
         _ = ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
         release(h, reusable: true)
         return HTTPResponse(status: status, headers: exchange.headers, body: exchange.buffer,
-                            bodyLength: exchange.written, bytesSent: exchange.sent)
+                            bodyLength: exchange.written, bytesSent: exchange.sent, requestsSent: max(exchange.requestsSent, 1))
     }
 
     private func configure(_ h: UnsafeMutableRawPointer, request: HTTPRequest,
@@ -177,6 +183,10 @@ public final class HTTPClient: @unchecked Sendable {
         if let ca = settings.caFile { _ = ccurl_setopt_string(h, CURLOPT_CAINFO, ca) }
         _ = ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)
 
+        // The debug callback sees every request head libcurl sends, including its own re-sends.
+        _ = ccurl_setopt_long(h, CURLOPT_VERBOSE, 1)
+        _ = ccurl_setopt_pointer(h, CURLOPT_DEBUGDATA, context)
+        _ = ccurl_setopt_debug_callback(h, debugCallback)
         _ = ccurl_setopt_pointer(h, CURLOPT_HEADERDATA, context)
         _ = ccurl_setopt_data_callback(h, CURLOPT_HEADERFUNCTION, headerCallback)
         _ = ccurl_setopt_pointer(h, CURLOPT_WRITEDATA, context)
@@ -230,11 +240,19 @@ private final class Exchange {
     var status = 0
     var headers: [(name: String, value: String)] = []
     var localError: String?
+    var requestsSent = 0
     var statusIsSuccess: Bool { (200..<300).contains(status) }
     /// Error bodies are small XML or JSON; anything longer is cut here.
     static let errorBodyLimit = 64 * 1024
 
     init(body: RequestBody, sink: ResponseSink) { self.body = body; self.sink = sink }
+}
+
+private let debugCallback: ccurl_debug_callback = { _, type, _, _, userdata in
+    if type == CURLINFO_HEADER_OUT, let userdata {
+        Unmanaged<Exchange>.fromOpaque(userdata).takeUnretainedValue().requestsSent += 1
+    }
+    return 0
 }
 
 private let headerCallback: ccurl_data_callback = { buffer, size, count, userdata in

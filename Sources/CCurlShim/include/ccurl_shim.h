@@ -6,6 +6,7 @@
 
 typedef size_t (*ccurl_data_callback)(char *buffer, size_t size, size_t nitems, void *userdata);
 typedef int (*ccurl_seek_callback)(void *userdata, curl_off_t offset, int origin);
+typedef int (*ccurl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
 
 CURLcode ccurl_setopt_long(CURL *h, CURLoption opt, long value);
 CURLcode ccurl_setopt_off(CURL *h, CURLoption opt, curl_off_t value);
@@ -14,6 +15,7 @@ CURLcode ccurl_setopt_pointer(CURL *h, CURLoption opt, void *value);
 CURLcode ccurl_setopt_slist(CURL *h, CURLoption opt, struct curl_slist *value);
 CURLcode ccurl_setopt_data_callback(CURL *h, CURLoption opt, ccurl_data_callback cb);
 CURLcode ccurl_setopt_seek_callback(CURL *h, ccurl_seek_callback cb);
+CURLcode ccurl_setopt_debug_callback(CURL *h, ccurl_debug_callback cb);
 
 CURLcode ccurl_getinfo_long(CURL *h, CURLINFO info, long *value);
 CURLcode ccurl_getinfo_off(CURL *h, CURLINFO info, curl_off_t *value);

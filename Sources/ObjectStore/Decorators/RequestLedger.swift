@@ -50,6 +50,12 @@ public final class RequestLedger: @unchecked Sendable {
         observer?(kind, delta)
     }
 
+    /// libcurl re-sent a request by itself (a reused connection had died before any answer): each
+    /// re-send is one more request on the wire, one failure and one retry.
+    public func recordResends(_ kind: RequestKind, requestsSent: Int) {
+        for _ in 0..<max(0, requestsSent - 1) { record(kind, failed: true, retry: true) }
+    }
+
     /// The next request of this kind repeats one that failed; the request itself is recorded apart.
     public func recordRetry(_ kind: RequestKind) {
         var delta = RequestCounts()

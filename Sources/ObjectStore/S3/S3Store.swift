@@ -182,8 +182,10 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
             first = false
             let response: HTTPResponse
             do { response = try http.perform(request, sink: sink) } catch let e as HTTPError {
+                ledger?.recordResends(kind, requestsSent: e.requestsSent)
                 throw StoreError.transport(e, what)
             }
+            ledger?.recordResends(kind, requestsSent: response.requestsSent)
             // Redirects: 301 moves the bucket for good, 307 for this request only.
             if [301, 302, 307, 308].contains(response.status), redirects < 3,
                let next = redirectTarget(response, current: ep) {

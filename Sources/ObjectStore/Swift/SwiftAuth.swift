@@ -11,8 +11,9 @@ public struct SwiftSession: Sendable {
 public protocol SwiftAuthenticator: Sendable {
     /// A short description for messages: "TempAuth user test:tester at http://…/auth/v1.0".
     var name: String { get }
-    /// Gets a new token. Throws `.badCredentials` when the identity or secret is refused.
-    func authenticate(http: HTTPClient) throws -> SwiftSession
+    /// Gets a new token, recording each request it makes as AUTH in `ledger`. Throws
+    /// `.badCredentials` when the identity or secret is refused.
+    func authenticate(http: HTTPClient, ledger: RequestLedger?) throws -> SwiftSession
 }
 
 /// TempAuth and other v1 auth: GET the auth URL with X-Auth-User / X-Auth-Key, read X-Auth-Token and
@@ -26,13 +27,19 @@ public struct TempAuth: SwiftAuthenticator {
 
     public var name: String { "TempAuth user \(user) at \(authURL)" }
 
-    public func authenticate(http: HTTPClient) throws -> SwiftSession {
+    public func authenticate(http: HTTPClient, ledger: RequestLedger?) throws -> SwiftSession {
         let what = "Swift authentication of \(user) at \(authURL)"
         let r: HTTPResponse
         do {
             r = try http.perform(HTTPRequest(method: "GET", url: authURL,
                                              headers: [("X-Auth-User", user), ("X-Auth-Key", key.reveal())]))
-        } catch let e as HTTPError { throw StoreError.transport(e, what) }
+        } catch let e as HTTPError {
+            ledger?.recordResends(.AUTH, requestsSent: e.requestsSent)
+            ledger?.record(.AUTH, failed: true)
+            throw StoreError.transport(e, what)
+        }
+        ledger?.recordResends(.AUTH, requestsSent: r.requestsSent)
+        ledger?.record(.AUTH, failed: !r.isSuccess)
         switch r.status {
         case 200..<300:
             guard let token = r.header("x-auth-token") ?? r.header("x-storage-token"), !token.isEmpty,

@@ -141,15 +141,9 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
 
     private func currentSession(renew: Bool) throws -> SwiftSession {
         if !renew, let s = lock.withLock({ session }) { return s }
-        do {
-            let s = try auth.authenticate(http: http)
-            ledger?.record(.AUTH)
-            lock.withLock { session = s }
-            return s
-        } catch {
-            ledger?.record(.AUTH, failed: true)
-            throw error
-        }
+        let s = try auth.authenticate(http: http, ledger: ledger)
+        lock.withLock { session = s }
+        return s
     }
 
     /// Sends one request with the cached token; on a 401 gets a new token once and sends again.
@@ -165,8 +159,10 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
                                       headers: [("X-Auth-Token", session.token.reveal())] + extra, body: body)
             let r: HTTPResponse
             do { r = try http.perform(request, sink: sink) } catch let e as HTTPError {
+                ledger?.recordResends(kind, requestsSent: e.requestsSent)
                 throw StoreError.transport(e, what)
             }
+            ledger?.recordResends(kind, requestsSent: r.requestsSent)
             if r.status == 401 && !renewed {
                 renewed = true
                 ledger?.record(kind, failed: false, retry: true)
