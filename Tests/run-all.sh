@@ -20,23 +20,7 @@ if ! command -v swift-build >/dev/null && [ -x /opt/swift/usr/bin/swift-build ];
 fi
 
 # ------------------------------------------------------------- packages --
-PKGS="libcurl4-openssl-dev libssl-dev libxml2-dev libsqlite3-dev pkg-config"
-missing=""
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-command -v python3 >/dev/null || missing="$missing python3"
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    log "installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
-      apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 $missing >/dev/null ||
-      { log "apt-get install failed"; exit 1; }
-  else
-    log "missing packages (not root, not installing):$missing"
-  fi
-fi
+bash "$ROOT/.ci/setup" || exit 1
 
 # -------------------------------------------------------------- servers --
 if [ "${KEEP_SERVERS:-0}" != 1 ]; then

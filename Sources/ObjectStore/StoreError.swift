@@ -3,7 +3,7 @@
 import Platform
 
 public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
         /// The key does not exist.
         case notFound
         /// The bucket or container does not exist.

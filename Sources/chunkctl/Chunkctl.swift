@@ -11,13 +11,12 @@ struct Chunkctl: ParsableCommand {
         commandName: "chunkctl",
         abstract: "Inspect and move chunkvol volumes and the object stores that hold them.",
         discussion: """
-        Every command takes the store's option string with -o OPTIONS or in CHUNKVOL_OPTIONS, such as
+        Every command takes the store's option string with -o OPTIONS or in CHUNKVOL_OPTIONS, such as:
           backend=s3,endpoint=http://127.0.0.1:7480,bucket=backups
-        Secrets come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ST_USER, ST_KEY, ...)
-        or from a credentials file, never from the options.
 
-        Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error;
-        3 the store is unreachable or refused the credentials.
+        Secrets come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ST_USER, ST_KEY, ...) or from a credentials file, never from the options.
+
+        Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error; 3 the store is unreachable or refused the credentials.
         """,
         subcommands: [StoreCommand.self])
 

@@ -10,7 +10,8 @@ struct StoreGet: ParsableCommand {
         commandName: "get",
         abstract: "Download the object KEY to FILE (default: standard output).",
         discussion: """
-        The body is streamed into the file. A file is written whole or, on failure, removed.
+        The body is streamed into the file. A file is written whole or, on failure, not at all.
+
         Examples:
           chunkctl store get vol1/0000 chunk.bin
           chunkctl store get vol1/0000 - --range 0-99

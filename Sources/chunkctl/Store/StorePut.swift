@@ -10,8 +10,8 @@ struct StorePut: ParsableCommand {
         commandName: "put",
         abstract: "Upload FILE (or standard input, -) as the object KEY.",
         discussion: """
-        The file is streamed, never read whole into memory. Standard input is first spooled to a
-        temporary file so that a retry can send it again.
+        The file is streamed, never read whole into memory. Standard input is first spooled to a temporary file so that a retry can send it again.
+
         Example: chunkctl store put vol1/0000 chunk.bin
         """)
     @OptionGroup var global: GlobalOptions
