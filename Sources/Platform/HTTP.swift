@@ -66,6 +66,12 @@ public struct HTTPResponse: Sendable {
     /// connection after a reused one died. Counted so the request tally stays the server's.
     public var requestsSent: Int
 
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8], bodyLength: UInt64,
+                bytesSent: UInt64, requestsSent: Int) {
+        self.status = status; self.headers = headers; self.body = body; self.bodyLength = bodyLength
+        self.bytesSent = bytesSent; self.requestsSent = requestsSent
+    }
+
     public func header(_ name: String) -> String? {
         let lower = name.lowercased()
         return headers.first(where: { $0.name == lower })?.value

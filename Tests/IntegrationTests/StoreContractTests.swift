@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import ObjectStore
 import StoreTestSupport
+import Platform
 
 @Suite("Store contract on real servers") struct StoreContractTests {
     func withStore(_ api: StoreAPI, _ tag: String, _ body: (any ObjectStore) throws -> Void) throws {
@@ -62,5 +63,42 @@ import StoreTestSupport
         case "GET": return e.path.contains("list-type=2") || e.path.contains("format=json") ? .LIST : .GET
         default: return RequestKind(rawValue: e.method) ?? .GET
         }
+    }
+}
+
+@Suite("S3 variants on real servers") struct S3VariantTests {
+    /// UNSIGNED-PAYLOAD: no SHA-256 of the body; the MD5 still guards it.
+    @Test(arguments: [StoreAPI.saioS3, .rgwS3]) func unsignedPayload(_ api: StoreAPI) throws {
+        guard let server = try TestServers.require(api) else { return }
+        let stack = try server.open(container: TestServers.containerName("unsigned"), extraOptions: "payload=unsigned")
+        #expect(!stack.store.checksumKinds.contains(.sha256))
+        try StoreContract.roundTrip(stack.store, prefix: "u/")
+        try StoreContract.checksums(stack.store, prefix: "u/")
+    }
+
+    /// Virtual-hosted addressing (http://BUCKET.localhost:7480/KEY) on radosgw started with
+    /// `rgw dns name = localhost` by Tests/servers/start-all.sh.
+    @Test func virtualHostedAddressing() throws {
+        guard let server = try TestServers.require(.rgwS3) else { return }
+        guard let virtual = TestServers.settings["RGW_S3_VIRTUAL_ENDPOINT"] else {
+            let why = "radosgw was not started with rgw dns name = localhost (Tests/servers/start-all.sh does)"
+            if TestServers.isCI { throw CheckFailure(why) }
+            print("SKIP: \(why)")
+            return
+        }
+        let container = TestServers.containerName("virtual")
+        let options = try Options(parsing: "backend=s3,endpoint=\(virtual),bucket=\(container),addressing=virtual")
+        let ledger = RequestLedger()
+        let stack = try StoreStack.open(options: options, environment: server.environment, ledger: ledger)
+        try stack.unretried.createContainer()
+        try StoreContract.roundTrip(stack.store, prefix: "v/")
+        try StoreContract.paging(stack.store, prefix: "v/", count: 12, pageSize: 5)
+        // The same objects, seen path-style through 127.0.0.1: the addressing changed, not the data.
+        _ = try stack.store.put("both", body: .bytes([1, 2]), checksums: .none)
+        let pathStyle = try server.open(container: container, create: false)
+        #expect(try pathStyle.store.get("both", range: nil, into: .memory).bytes == [1, 2])
+        let url = try #require(stack.backend as? S3Store).presignedURL("both", expires: 60)
+        #expect(url.hasPrefix("http://\(container).localhost:"))
+        #expect(try HTTPClient().perform(HTTPRequest(method: "GET", url: url)).body == [1, 2])
     }
 }

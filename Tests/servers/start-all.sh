@@ -198,7 +198,10 @@ if [ $RGW_START = 1 ]; then
     CEPH_DIR=$CEPH_DIR bash "$HERE/ceph-rgw/stop-ceph-rgw.sh" >>"$LOGDIR/ceph-stop.log" 2>&1 9>&- || true
   fi
   log "starting Ceph (CEPH_DIR $CEPH_DIR, log $LOGDIR/ceph-start.log)"
-  ( bash "$HERE/ceph-rgw/start-ceph-rgw.sh" >"$LOGDIR/ceph-start.log" 2>&1 9>&- ) &
+  # rgw dns name = localhost: virtual-hosted S3 (http://BUCKET.localhost:PORT/) works too; libcurl
+  # resolves *.localhost to 127.0.0.1 itself. Path-style requests to 127.0.0.1 are unaffected.
+  ( RGW_EXTRA_CONF="rgw dns name = localhost${RGW_EXTRA_CONF:+
+$RGW_EXTRA_CONF}" bash "$HERE/ceph-rgw/start-ceph-rgw.sh" >"$LOGDIR/ceph-start.log" 2>&1 9>&- ) &
   RGW_PID=$!
 fi
 
@@ -258,6 +261,10 @@ RGW_SWIFT_USER=$RGW_USER
 RGW_SWIFT_KEY=$SWIFT_KEY
 RGW_CEPH_DIR=$CEPH_USED
 EOF
+# Virtual-hosted addressing only where the cluster was started with the DNS name.
+if [ -n "$CEPH_USED" ] && grep -q "rgw dns name = localhost" "$CEPH_USED/ceph.conf" 2>/dev/null; then
+  echo "RGW_S3_VIRTUAL_ENDPOINT=http://localhost:$RGW_PORT" >> "$tmp"
+fi
 chmod 644 "$tmp"
 mv -f "$tmp" "$ENV_FILE"
 log "wrote $ENV_FILE - ready (SAIO http://$H:$SAIO_PORT, radosgw http://$H:$RGW_PORT)"
