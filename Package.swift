@@ -8,6 +8,7 @@ let package = Package(
     name: "chunkvol",
     platforms: [.macOS(.v13)],
     products: [
+        .library(name: "Chunkvol", targets: ["Chunkvol"]),
         .library(name: "ObjectStore", targets: ["ObjectStore"]),
         .executable(name: "chunkctl", targets: ["chunkctl"]),
     ],
@@ -30,6 +31,13 @@ let package = Package(
         .target(name: "Platform", dependencies: ["CCurl", "CCurlShim", "CCrypto", "CXML2", "CSQLite3"],
                 path: "Sources/Platform"),
         .target(name: "ObjectStore", dependencies: ["Platform"], path: "Sources/ObjectStore"),
+        // The cache layer: the SQLite index and the chunk files of one cache folder.
+        .target(name: "ChunkCache", dependencies: ["Platform", "ObjectStore"], path: "Cache"),
+        // The transfer engine: uploads and downloads on a bounded set of workers.
+        .target(name: "Transfer", dependencies: ["Platform", "ObjectStore"], path: "Sources/Transfer"),
+        // The volume layer and the Swift API (VolumeStore, Volume).
+        .target(name: "Chunkvol", dependencies: ["Platform", "ObjectStore", "ChunkCache", "Transfer"],
+                path: "Sources/Chunkvol"),
         .executableTarget(name: "chunkctl", dependencies: [
             "ObjectStore", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -41,6 +49,8 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], path: "Tests/PlatformTests"),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ObjectStoreTests"),
+        .testTarget(name: "ChunkvolTests", dependencies: ["Chunkvol", "ChunkCache", "ObjectStore", "Platform", "StoreTestSupport"],
+                    path: "Tests/ChunkvolTests"),
         // Against real servers started on 127.0.0.1 by Tests/servers/start-all.sh.
         .testTarget(name: "IntegrationTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/IntegrationTests"),

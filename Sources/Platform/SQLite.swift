@@ -4,6 +4,7 @@ import CSQLite3
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var code: Int32
     public var message: String
+    public init(code: Int32, message: String) { self.code = code; self.message = message }
     public var description: String { "SQLite error \(code): \(message)" }
     /// The database is locked by another connection beyond the busy timeout.
     public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }

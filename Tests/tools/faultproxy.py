@@ -5,7 +5,8 @@ Python 3 standard library only.
 
     python3 Tests/tools/faultproxy.py --upstream http://127.0.0.1:8080 \
         [--listen 127.0.0.1:0] [--port-file FILE] [--log FILE.jsonl] \
-        [--rules JSON-or-@file] [--seed N] [--random SPEC]
+        [--rules JSON-or-@file] [--seed N] [--random SPEC] \
+        [--tls-cert FILE --tls-key FILE]
 
 Forwarding
   * Threaded; keep-alive towards the client; one upstream connection per client
@@ -20,8 +21,23 @@ Forwarding
   * `Expect: 100-continue` is answered by the proxy itself (100 Continue) when it is
     going to read the body, and is not forwarded.
   * A response carrying `X-Storage-Url` (Swift TempAuth / radosgw) has that URL's
-    scheme://host:port replaced by the proxy's own http://HOST:PORT (also inside a
-    small response body), so the client's later requests go through the proxy too.
+    scheme://host:port replaced by the proxy's own http://HOST:PORT (https://HOST:PORT
+    with TLS; also inside a small response body), so the client's later requests go
+    through the proxy too.
+
+TLS (--tls-cert FILE --tls-key FILE, both or neither)
+  * The proxy then accepts HTTPS only (TLS 1.2 or newer, ALPN http/1.1) on --listen,
+    presenting that certificate (PEM; FILE may hold the chain after it) and key (PEM,
+    unencrypted). The upstream stays plain HTTP; control endpoints are HTTPS too.
+  * The handshake runs in the connection's own thread, with a timeout of
+    min(--idle-timeout, 30) s: a client that fails it (refuses the certificate, speaks
+    plain HTTP, stalls, goes away) only has its connection closed, quietly: no log
+    entry, no stats, nothing on stderr, other clients unaffected.
+  * Connections are closed with a TLS close_notify (best effort, not waited for);
+    "reset" actions still close with a TCP RST.
+  * Tests/tools/make-test-ca.sh OUTDIR makes a throw-away CA (ca.pem) and a server
+    certificate for 127.0.0.1 / localhost (server.pem, server.key) signed by it:
+        --tls-cert OUTDIR/server.pem --tls-key OUTDIR/server.key, clients trust ca.pem.
 
 Rules (--rules, or POST /__faultproxy/rules): a JSON list of objects
   {"method": "PUT" | ["PUT","GET"]   optional, exact (case-insensitive) match
@@ -62,7 +78,7 @@ Control endpoints (never forwarded, never logged or counted as traffic)
   POST /__faultproxy/random           body: SPEC text (empty = off), optional ?seed=N
   POST /__faultproxy/reset            clears rules, log and stats
   GET  /__faultproxy/stats            {"requests": n, "injected": {"503": n, ...}, "forwarded": n, ...}
-  GET  /__faultproxy/health           {"ok": true, "port": PORT}
+  GET  /__faultproxy/health           {"ok": true, "port": PORT, "tls": false|true}
 
 Access log entry (also appended to --log FILE as JSON lines, flushed per line):
   {"seq", "method", "path", "status", "injected", "bytes_in", "bytes_out", "time",
@@ -86,6 +102,7 @@ import select
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -343,8 +360,11 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, handler, state, upstream, idle_timeout, upstream_timeout, family):
+    def __init__(self, addr, handler, state, upstream, idle_timeout, upstream_timeout, family,
+                 ssl_context=None):
         self.address_family = family
+        self.ssl_context = ssl_context    # None: plain HTTP
+        self.handshake_timeout = min(idle_timeout, 30.0)
         self.state = state
         self.upstream = upstream          # (scheme, host, port, base_url)
         self.idle_timeout = idle_timeout
@@ -356,14 +376,65 @@ class Server(socketserver.ThreadingTCPServer):
             host = "127.0.0.1"
         if ":" in host:
             host = "[%s]" % host
-        self.public_base = "http://%s:%d" % (host, self.server_address[1])
+        scheme = "https" if ssl_context is not None else "http"
+        self.public_base = "%s://%s:%d" % (scheme, host, self.server_address[1])
+
+    def finish_request(self, request, client_address):
+        """Runs in the connection's own thread: the TLS handshake happens here, not in the
+        accept loop, so a slow or broken client cannot hold up the others."""
+        if self.ssl_context is None:
+            return super().finish_request(request, client_address)
+        try:
+            request.settimeout(self.handshake_timeout)
+            # wrap_socket detaches `request`: shutdown_request() on it is then a no-op and
+            # the TLS socket is closed below instead
+            conn = self.ssl_context.wrap_socket(request, server_side=True,
+                                                do_handshake_on_connect=False)
+        except (OSError, ValueError):
+            return
+        try:
+            try:
+                conn.do_handshake()
+            except (OSError, ValueError):   # ssl.SSLError is an OSError; timeouts, resets
+                return
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            close_client(conn, rst=False)
 
     def handle_error(self, request, client_address):
         # keep stderr quiet about clients that simply went away
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, ClientGone, ValueError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, ssl.SSLError,
+                            ClientGone, ValueError)):
             return
         super().handle_error(request, client_address)
+
+
+def close_client(sock, rst):
+    """Close a client socket (plain or TLS); rst=True: the peer sees a connection reset.
+    rst=False on TLS: send a close_notify first, without waiting for the peer's."""
+    if sock.fileno() == -1:
+        return
+    if rst:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    else:
+        if isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.setblocking(False)
+                sock.unwrap()
+            except (OSError, ValueError):   # SSLWantReadError: the peer's close_notify not there
+                pass
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    try:
+        sock.close()
+    except OSError:
+        pass
 
 
 class Request:
@@ -565,13 +636,7 @@ class Handler(socketserver.StreamRequestHandler):
         if self.client_closed:
             return
         self.client_closed = True
-        sock = self.connection
-        if rst:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-        else:
+        if not rst:
             try:
                 self.wfile.flush()
             except (OSError, ValueError):
@@ -581,15 +646,7 @@ class Handler(socketserver.StreamRequestHandler):
                 f.close()
             except (OSError, ValueError):
                 pass
-        if not rst:
-            try:
-                sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        try:
-            sock.close()
-        except OSError:
-            pass
+        close_client(self.connection, rst)
 
     # -------------------------------------------------------------- upstream --
     def close_upstream(self):
@@ -960,7 +1017,8 @@ class Handler(socketserver.StreamRequestHandler):
                 state.reset()
                 reply(200, {"ok": True})
             elif name == "health" and method in ("GET", "HEAD"):
-                reply(200, {"ok": True, "port": self.server.server_address[1]})
+                reply(200, {"ok": True, "port": self.server.server_address[1],
+                            "tls": self.server.ssl_context is not None})
             else:
                 reply(404, {"error": "unknown control endpoint %s %s" % (method, parts.path)})
         except (ValueError, json.JSONDecodeError) as e:
@@ -990,6 +1048,25 @@ def parse_listen(value):
     return host or "127.0.0.1", int(port), socket.AF_INET
 
 
+def make_ssl_context(cert, key):
+    """None without TLS options; a server context (TLS 1.2+) with both."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("--tls-cert and --tls-key go together")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ValueError) as e:
+        raise ValueError("cannot load --tls-cert %s / --tls-key %s: %s" % (cert, key, e))
+    try:
+        ctx.set_alpn_protocols(["http/1.1"])
+    except (NotImplementedError, AttributeError):
+        pass
+    return ctx
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="fault-injecting HTTP/1.1 reverse proxy for tests")
     ap.add_argument("--upstream", required=True, help="http://HOST:PORT")
@@ -1003,6 +1080,9 @@ def main(argv=None):
                     help="close idle client connections after this many seconds")
     ap.add_argument("--upstream-timeout", type=float, default=300.0,
                     help="socket timeout towards the upstream (and for request bodies)")
+    ap.add_argument("--tls-cert", metavar="FILE",
+                    help="serve HTTPS (TLS 1.2+) with this PEM certificate (chain); needs --tls-key")
+    ap.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
     ap.add_argument("--quiet", action="store_true", help="do not print 'listening PORT'")
     args = ap.parse_args(argv)
 
@@ -1011,7 +1091,8 @@ def main(argv=None):
         host, port, family = parse_listen(args.listen)
         rules = load_rules_arg(args.rules)
         rnd = parse_random(args.random)
-    except (ValueError, OSError) as e:
+        ssl_context = make_ssl_context(args.tls_cert, args.tls_key)
+    except (ValueError, OSError) as e:   # ssl.SSLError is an OSError
         sys.stderr.write("faultproxy: %s\n" % e)
         return 2
 
@@ -1025,7 +1106,7 @@ def main(argv=None):
     try:
         state = State(rules, rnd, seed, args.log)
         server = Server((host, port), Handler, state, upstream, args.idle_timeout,
-                        args.upstream_timeout, family)
+                        args.upstream_timeout, family, ssl_context)
     except OSError as e:
         sys.stderr.write("faultproxy: cannot listen on %s: %s\n" % (args.listen, e))
         return 1

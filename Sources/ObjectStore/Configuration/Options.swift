@@ -47,6 +47,7 @@ public struct Options: Sendable, CustomStringConvertible {
         .init(name: "uploads", help: "concurrent transfers (default 8)"),
         .init(name: "upload", help: "upload policy: each-chunk (default), on-close or manual"),
         .init(name: "readahead", help: "most chunks read ahead on sequential reads (default 4)"),
+        .init(name: "space_timeout", help: "seconds a writer waits for uploads to free a full cache before it fails (default 600)"),
     ]
 
     public init() {}

@@ -1,0 +1,476 @@
+// An open volume: the file-like device (Spec/device.md). Offsets map to chunk n = offset / chunk
+// size; bytes go to chunk files in the cache; full chunks are queued for upload under the policy.
+// One handle is used by one thread at a time; different handles may be used at once.
+import Foundation
+import Platform
+import ObjectStore
+import ChunkCache
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class Volume: @unchecked Sendable {
+    public enum Whence: Sendable { case set, current, end }
+
+    public let name: String
+    public let mode: OpenMode
+    private let store: VolumeStore
+    private var lock: VolumeLock?
+    private var record: VolumeRecord
+    /// Chunk records as this handle knows them (loaded at open, kept current by its own writes).
+    private var chunks: [Int: ChunkRecord] = [:]
+    /// Chunks written since the last sync, and whether a chunk file was created.
+    private var touched: Set<Int> = []
+    private var createdFiles = false
+    private var files: [Int: Int32] = [:]
+    private var closed = false
+    /// End of the last read, to tell sequential reads from random ones; the read-ahead window.
+    private var lastReadEnd: UInt64? = nil
+    private var window = 1
+
+    public private(set) var position: UInt64 = 0
+    public var size: UInt64 { record.size }
+    public var chunkSize: UInt64 { record.chunkSize }
+    private var cs: UInt64 { record.chunkSize }
+    private var chunkCount: Int { record.size == 0 ? 0 : Int((record.size + cs - 1) / cs) }
+
+    init(store: VolumeStore, record: VolumeRecord, mode: OpenMode, lock: VolumeLock?) {
+        self.store = store; self.record = record; self.mode = mode; self.lock = lock; self.name = record.name
+        for c in (try? store.cache.index.chunks(of: record.name)) ?? [] { chunks[c.number] = c }
+        if mode.contains(.write) {
+            store.state.lock()
+            store.activity[name, default: VolumeActivity()].writerOpen = true
+            store.state.unlock()
+        }
+    }
+
+    deinit {
+        if !closed { try? close() }
+    }
+
+    private func checkOpen(_ what: String, write: Bool = false, read: Bool = false) throws {
+        if closed { throw VolumeError(.badHandle, "\(what) on volume \(name): the handle is closed") }
+        if write && !mode.contains(.write) { throw VolumeError(.badHandle, "\(what) on volume \(name): it is open read-only") }
+        if read && !mode.contains(.read) { throw VolumeError(.badHandle, "\(what) on volume \(name): it is open write-only") }
+    }
+
+    // MARK: Position
+
+    @discardableResult
+    public func seek(_ offset: Int64, from whence: Whence = .set) throws -> UInt64 {
+        try checkOpen("seek")
+        let base: Int64
+        switch whence {
+        case .set: base = 0
+        case .current: base = Int64(position)
+        case .end: base = Int64(record.size)
+        }
+        let (target, overflow) = base.addingReportingOverflow(offset)
+        guard !overflow, target >= 0 else { throw VolumeError(.invalid, "seek on volume \(name) to a negative offset") }
+        position = UInt64(target)
+        return position
+    }
+
+    // MARK: Reading
+
+    /// Reads up to `buffer.count` bytes at the position; 0 at or past the end.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try checkOpen("read", read: true)
+        var done = 0
+        let sequential = lastReadEnd == position
+        while done < buffer.count && position < record.size {
+            let n = Int(position / cs)
+            let offset = position % cs
+            let want = Int(min(UInt64(buffer.count - done), record.size - position, cs - offset))
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + want)])
+            try readChunk(n, at: offset, into: target, sequential: sequential)
+            done += want
+            position += UInt64(want)
+        }
+        lastReadEnd = position
+        return done
+    }
+
+    public func read(count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(into: $0) }
+        bytes.removeLast(count - n)
+        return bytes
+    }
+
+    private func readChunk(_ n: Int, at offset: UInt64, into target: UnsafeMutableRawBufferPointer, sequential: Bool) throws {
+        var rec = chunks[n]
+        if rec == nil || rec!.cached == false {
+            // Re-read the index: another handle may have written or downloaded it since.
+            rec = try store.indexed("read \(name)") { try store.cache.index.chunk(name, n) }
+            if let rec { chunks[n] = rec }
+        }
+        guard let rec else {
+            target.initializeMemory(as: UInt8.self, repeating: 0)   // a chunk never written: a hole
+            return
+        }
+        if !rec.cached || files[n] == nil && !FileManager.default.fileExists(atPath: store.cache.chunkPath(name, n)) {
+            let small = UInt64(target.count) * 8 < rec.length
+            if !sequential && small {
+                // A small random read: a ranged GET, nothing cached.
+                let got = try store.fetchRange(name, n, first: offset, count: UInt64(target.count), expectedLength: rec.length)
+                got.withUnsafeBytes { target.copyMemory(from: $0) }
+                if got.count < target.count {
+                    UnsafeMutableRawBufferPointer(rebasing: target[got.count...]).initializeMemory(as: UInt8.self, repeating: 0)
+                }
+                return
+            }
+            chunks[n] = try store.fetchChunk(name, n, record: rec)
+            if sequential {
+                window = min(max(1, store.configuration.readahead), window * 2)
+            } else { window = 1 }
+            if store.configuration.readahead > 0 {
+                for ahead in (n + 1)..<min(chunkCount, n + 1 + window) { store.prefetch(name, ahead) }
+            }
+        }
+        let fd = try file(n, create: false)
+        var done = 0
+        while done < target.count {
+            let r = pread(fd, target.baseAddress! + done, target.count - done, off_t(offset) + off_t(done))
+            if r < 0 && errno == EINTR { continue }
+            if r < 0 { throw VolumeError(.io, "read of volume \(name), chunk \(n): \(String(cString: strerror(errno)))") }
+            if r == 0 {
+                // Past the end of the file but inside the chunk's length: a hole, zeros.
+                UnsafeMutableRawBufferPointer(rebasing: target[done...]).initializeMemory(as: UInt8.self, repeating: 0)
+                break
+            }
+            done += r
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes all of `bytes` at the position (at the end in append mode); returns the count.
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        try checkOpen("write", write: true)
+        if mode.contains(.append) { position = record.size }
+        guard bytes.count > 0 else { return 0 }
+        let (end, overflow) = position.addingReportingOverflow(UInt64(bytes.count))
+        guard !overflow, end <= UInt64(Int64.max) else { throw VolumeError(.invalid, "write to volume \(name) past the largest offset") }
+        try store.waitForSpace(adding: UInt64(bytes.count), volume: name)
+        if position > record.size { try extend(to: position) }
+        var done = 0
+        while done < bytes.count {
+            let n = Int(position / cs)
+            let offset = position % cs
+            let count = Int(min(UInt64(bytes.count - done), cs - offset))
+            let part = UnsafeRawBufferPointer(rebasing: bytes[done..<(done + count)])
+            try writeChunk(n, at: offset, part)
+            done += count
+            position += UInt64(count)
+            if position > record.size { record.size = position }
+        }
+        return done
+    }
+
+    @discardableResult
+    public func write(_ bytes: [UInt8]) throws -> Int { try bytes.withUnsafeBytes { try write($0) } }
+
+    private func writeChunk(_ n: Int, at offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws {
+        let end = offset + UInt64(bytes.count)
+        let fd = try prepareForWrite(n, coversFrom: offset, to: end)
+        let version = bumpVersion(n, bytes: bytes, at: offset)
+        _ = version
+        var done = 0
+        while done < bytes.count {
+            let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if w < 0 && errno == EINTR { continue }
+            if w < 0 {
+                let e = errno
+                throw VolumeError(e == ENOSPC ? .noSpace : .io,
+                                  "write to volume \(name), chunk \(n): \(String(cString: strerror(e)))" + (e == ENOSPC ? " (the cache's disk is full)" : ""))
+            }
+            done += w
+        }
+        var rec = chunks[n]!
+        rec.length = max(rec.length, end)
+        rec.lastUse = Date().timeIntervalSince1970
+        chunks[n] = rec
+        touched.insert(n)
+        if rec.length == cs && end == cs && store.configuration.policy == .eachChunk {
+            try sync(chunk: n)
+            store.queueUpload(name, n, length: rec.length)
+        }
+    }
+
+    /// Makes chunk n writable: downloaded if only the store has it (unless the write replaces all
+    /// of it), dirty in the index before its bytes change if it was clean, its file open.
+    private func prepareForWrite(_ n: Int, coversFrom start: UInt64, to end: UInt64) throws -> Int32 {
+        if chunks[n] != nil {
+            // The index decides: eviction may have dropped the file since this handle looked.
+            // Under the state lock, so no eviction runs between this look and the change to dirty.
+            store.state.lock()
+            var rec: ChunkRecord
+            do {
+                rec = try store.cache.index.chunk(name, n) ?? chunks[n]!
+                if rec.cached && rec.state == .clean {
+                    // Dirty in the index before its bytes change: a crash must never leave changed bytes marked clean.
+                    rec.state = .dirty
+                    rec.sha256 = nil
+                    try store.cache.index.save(rec)
+                }
+            } catch {
+                store.state.unlock()
+                throw VolumeError(.io, "write \(name): the cache index failed: \(error)")
+            }
+            store.state.unlock()
+            if !rec.cached {
+                if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+                if start == 0 && end >= rec.length {
+                    let fd = try file(n, create: true)
+                    ftruncate(fd, 0)
+                    createdFiles = true
+                    rec.cached = true
+                } else {
+                    rec = try store.fetchChunk(name, n, record: rec)
+                }
+                if rec.state == .clean {
+                    rec.state = .dirty
+                    rec.sha256 = nil
+                    try store.indexed("write \(name)") { try store.cache.index.save(rec) }
+                }
+            }
+            chunks[n] = rec
+            return try file(n, create: true)
+        }
+        // A new chunk: whatever an earlier, unsynced life of this file held is not part of the volume.
+        let fd = try file(n, create: true)
+        ftruncate(fd, 0)
+        createdFiles = true
+        chunks[n] = ChunkRecord(volume: name, number: n, length: 0, state: .dirty, cached: true)
+        return fd
+    }
+
+    /// Records a new version of chunk n and feeds the checksums when the write continues the chunk.
+    private func bumpVersion(_ n: Int, bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Int {
+        store.state.lock()
+        defer { store.state.unlock() }
+        var a = store.activity[name] ?? VolumeActivity()
+        let version = (a.version[n] ?? 0) + 1
+        a.version[n] = version
+        if offset == 0 && (chunks[n]?.length ?? 0) == 0 {
+            a.hashers[n] = ChunkHasher(version: version, md5: store.store.checksumKinds.contains(.md5))
+        }
+        if let h = a.hashers[n], !h.add(bytes, at: offset, version: version) { a.hashers.removeValue(forKey: n) }
+        a.manifestWanted = true
+        store.activity[name] = a
+        return version
+    }
+
+    /// Grows the volume to `newSize` with zeros: the last chunk is filled, new chunks are holes.
+    private func extend(to newSize: UInt64) throws {
+        var size = record.size
+        while size < newSize {
+            let n = Int(size / cs)
+            let offset = size % cs
+            let upto = min(newSize, UInt64(n + 1) * cs)
+            let length = upto - UInt64(n) * cs
+            let fd = try prepareForWrite(n, coversFrom: offset, to: offset)
+            store.state.lock()
+            store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
+            store.activity[name]?.hashers.removeValue(forKey: n)
+            store.activity[name]?.manifestWanted = true
+            store.state.unlock()
+            // Bytes past the old end may hold what an unsynced write left: cut, then grow with zeros.
+            guard ftruncate(fd, off_t(offset)) == 0, ftruncate(fd, off_t(length)) == 0 else {
+                throw VolumeError(errno == ENOSPC ? .noSpace : .io, "extending volume \(name): \(String(cString: strerror(errno)))")
+            }
+            chunks[n]!.length = length
+            touched.insert(n)
+            if length == cs && store.configuration.policy == .eachChunk && upto < newSize {
+                try sync(chunk: n)
+                store.queueUpload(name, n, length: length)
+            }
+            size = upto
+        }
+        record.size = newSize
+    }
+
+    // MARK: Truncate
+
+    /// Sets the size. Shrinking removes the chunk objects past the new end from the store (with the
+    /// store's batch delete) and cuts the last chunk; growing adds zeros. Durable in the cache on return.
+    public func truncate(to length: UInt64) throws {
+        try checkOpen("truncate", write: true)
+        guard length != record.size else { return }
+        if length > record.size {
+            try extend(to: length)
+            try sync()
+            return
+        }
+        let keep = length == 0 ? 0 : Int((length + cs - 1) / cs)
+        let oldCount = max(chunkCount, (chunks.keys.max() ?? -1) + 1)
+        if keep < oldCount {
+            do { try store.deleteKeys((keep..<oldCount).map { store.layout.chunkKey(name, $0) }) } catch {
+                throw VolumeError.from(error, "truncate of volume \(name)")
+            }
+            store.state.lock()
+            for n in keep..<oldCount {
+                store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
+                store.activity[name]?.hashers.removeValue(forKey: n)
+            }
+            store.state.unlock()
+            for n in keep..<oldCount {
+                if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+                store.cache.removeChunkFile(name, n)
+                chunks.removeValue(forKey: n)
+                touched.remove(n)
+            }
+            try store.indexed("truncate \(name)") { try store.cache.index.removeChunks(name, from: keep) }
+        }
+        if length % cs != 0, keep > 0 {
+            let n = keep - 1
+            let cut = length - UInt64(n) * cs
+            if let rec = chunks[n], rec.length > cut {
+                let fd = try prepareForWrite(n, coversFrom: cut, to: cut)
+                store.state.lock()
+                store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
+                store.activity[name]?.hashers.removeValue(forKey: n)
+                store.state.unlock()
+                guard ftruncate(fd, off_t(cut)) == 0 else { throw VolumeError(.io, "truncate of volume \(name): \(String(cString: strerror(errno)))") }
+                chunks[n]!.length = cut
+                touched.insert(n)
+            }
+        }
+        record.size = length
+        store.state.lock()
+        store.activity[name, default: VolumeActivity()].manifestWanted = true
+        store.state.unlock()
+        try sync()
+    }
+
+    /// At open for writing: the volume is exactly its recorded size. Chunks past the end (an
+    /// unsynced life before a crash) go, and the last chunk's file is cut to its length.
+    func clipToSize() throws {
+        let count = chunkCount
+        for n in chunks.keys where n >= count {
+            chunks.removeValue(forKey: n)
+            store.cache.removeChunkFile(name, n)
+        }
+        try store.indexed("open \(name)") { try store.cache.index.removeChunks(name, from: count) }
+        if count > 0, let rec = chunks[count - 1] {
+            let expected = record.size - UInt64(count - 1) * cs
+            if rec.cached, rec.length != expected || rec.state != .clean {
+                var st = stat()
+                if stat(store.cache.chunkPath(name, count - 1), &st) == 0, UInt64(st.st_size) > expected {
+                    Glibc.truncate(store.cache.chunkPath(name, count - 1), off_t(expected))
+                }
+            }
+            if rec.length != expected {
+                var fixed = rec
+                fixed.length = expected
+                fixed.state = .dirty
+                fixed.sha256 = nil
+                chunks[count - 1] = fixed
+                try store.indexed("open \(name)") { try store.cache.index.save(fixed) }
+            }
+        }
+    }
+
+    // MARK: Durability
+
+    /// Makes every byte written so far durable in the cache: chunk files fsynced, then the index
+    /// records committed. After a crash they are found dirty and uploaded again.
+    public func sync() throws {
+        try checkOpen("sync")
+        guard mode.contains(.write) else { return }
+        try sync(chunks: touched)
+    }
+
+    private func sync(chunk n: Int) throws { try sync(chunks: [n]) }
+
+    private func sync(chunks numbers: Set<Int>) throws {
+        for n in numbers {
+            if let fd = files[n], fsync(fd) != 0 {
+                throw VolumeError(errno == ENOSPC ? .noSpace : .io, "sync of volume \(name): \(String(cString: strerror(errno)))")
+            }
+        }
+        if createdFiles { store.cache.syncVolumeFolder(name); createdFiles = false }
+        record.generation += 1
+        record.updatedAt = Date().timeIntervalSince1970
+        let volumeRecord = record
+        // Under the store's state lock: an upload finishing now cannot interleave with these records.
+        store.state.lock()
+        defer { store.state.unlock() }
+        let a = store.activity[name]
+        do {
+            try store.cache.index.transaction {
+                if let current = try store.cache.index.volumeUnlocked(name) {
+                    var v = volumeRecord
+                    v.storedGeneration = current.storedGeneration
+                    try store.cache.index.saveUnlocked(v)
+                } else {
+                    try store.cache.index.saveUnlocked(volumeRecord)
+                }
+                for n in numbers {
+                    guard let rec = chunks[n] else { continue }
+                    if let v = a?.version[n], a?.cleanVersion[n] == v { continue }   // uploaded since: clean already
+                    var dirty = rec
+                    dirty.state = .dirty
+                    dirty.sha256 = nil
+                    try store.cache.index.saveUnlocked(dirty)
+                }
+            }
+        } catch {
+            throw VolumeError(.io, "sync of volume \(name): the cache index failed: \(error)")
+        }
+        touched.subtract(numbers)
+    }
+
+    /// Makes the volume durable in the store: uploads its dirty chunks and its manifest, waiting at
+    /// most `timeout` seconds. Throws naming the chunks that could not be uploaded.
+    public func flush(timeout: Double) throws {
+        try checkOpen("flush")
+        if mode.contains(.write) { try sync() }
+        try store.flush([name], timeout: timeout)
+        for (n, var rec) in chunks {
+            if let fresh = try? store.cache.index.chunk(name, n) { rec = fresh }
+            chunks[n] = rec
+        }
+    }
+
+    /// Syncs, applies the upload policy (each-chunk and on-close queue every dirty chunk, manual
+    /// nothing) and releases the handle. Uploads go on in the background; `flush` waits for them.
+    public func close() throws {
+        guard !closed else { throw VolumeError(.badHandle, "close of volume \(name): the handle is closed already") }
+        var failure: Error? = nil
+        if mode.contains(.write) {
+            do { try sync() } catch { failure = error }
+            store.state.lock()
+            store.activity[name, default: VolumeActivity()].writerOpen = false
+            store.state.unlock()
+            if store.configuration.policy != .manual {
+                let count = chunkCount
+                for rec in (try? store.cache.index.chunks(of: name)) ?? [] where rec.state != .clean && rec.number < count {
+                    store.queueUpload(name, rec.number, length: rec.length)
+                }
+                store.maybeWriteManifest(name)
+            }
+        }
+        for fd in files.values { Glibc.close(fd) }
+        files.removeAll()
+        closed = true
+        lock = nil
+        if let failure { throw failure }
+    }
+
+    // MARK: Files
+
+    private func file(_ n: Int, create: Bool) throws -> Int32 {
+        if let fd = files[n] { return fd }
+        // Keep few descriptors: sequential work needs the current chunk and the next.
+        if files.count >= 8, let (old, fd) = files.first(where: { !touched.contains($0.key) }) {
+            Glibc.close(fd); files.removeValue(forKey: old)
+        }
+        let fd: Int32
+        do { fd = try store.cache.openChunk(name, n, create: create) } catch { throw VolumeError.from(error, "volume \(name), chunk \(n)") }
+        files[n] = fd
+        return fd
+    }
+}

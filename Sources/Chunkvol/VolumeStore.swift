@@ -1,0 +1,521 @@
+// The volume layer's store: one configured object store with its cache and transfer engine. It
+// opens volumes, schedules uploads under the upload policy, writes manifests after the chunks they
+// list, evicts clean chunks and holds writers back when dirty chunks fill the cache.
+import Foundation
+import Platform
+import ObjectStore
+import ChunkCache
+import Transfer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct VolumeStat: Sendable, Equatable {
+    public var name: String
+    public var size: UInt64
+    public var chunkSize: UInt64
+    public var chunks: Int
+    public var dirtyChunks: Int
+    /// Seconds since 1970 of the last change known here.
+    public var updatedAt: Double
+}
+
+/// How a volume is opened (the POSIX flags of open(2)).
+public struct OpenMode: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let read = OpenMode(rawValue: 1)
+    public static let write = OpenMode(rawValue: 2)
+    public static let create = OpenMode(rawValue: 4)
+    public static let exclusive = OpenMode(rawValue: 8)
+    public static let truncate = OpenMode(rawValue: 16)
+    public static let append = OpenMode(rawValue: 32)
+    public static let readWrite: OpenMode = [.read, .write]
+}
+
+public final class VolumeStore: @unchecked Sendable {
+    public let configuration: VolumeConfiguration
+    public let stack: StoreStack
+    public let cache: ChunkCache
+    public let layout: VolumeLayout
+    let engine: TransferEngine
+    var store: any ObjectStore { stack.store }
+
+    /// Guards `activity`; waiters for uploads and downloads sleep on it.
+    let state = NSCondition()
+    /// In-memory state of volumes with work under way, by name.
+    var activity: [String: VolumeActivity] = [:]
+
+    /// Opens the store the option string names, its cache folder and its engine. Dirty chunks left
+    /// by an earlier process (a crash, a store that was away) are queued for upload at once.
+    public convenience init(options text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let options: Options
+        do { options = try Options(parsing: text) } catch { throw VolumeError.from(error, "options") }
+        try self.init(options: options, environment: environment)
+    }
+
+    public init(options: Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        do {
+            configuration = try VolumeConfiguration(options: options, environment: environment)
+            let ledger = RequestLedger()
+            stack = try StoreStack.open(options: options, environment: environment, ledger: ledger)
+            layout = VolumeLayout(prefix: configuration.prefix)
+            cache = try ChunkCache(folder: configuration.cacheFolder,
+                                   storeIdentity: stack.backend.name + " prefix " + configuration.prefix)
+            engine = TransferEngine(workers: configuration.uploads)
+            // The embedded default needs no set-up: its folder is made on first use.
+            if stack.backend is LocalStore { try stack.backend.createContainer() }
+        } catch { throw VolumeError.from(error, "opening the store") }
+        resumeUploads()
+    }
+
+    /// Waits for queued transfers (at most `timeout` seconds), then stops the engine.
+    /// Returns false when transfers were still running; their chunks stay dirty in the cache.
+    @discardableResult
+    public func close(timeout: Double = 600) -> Bool {
+        let idle = engine.waitIdle(timeout: timeout)
+        engine.shutdown()
+        return idle
+    }
+
+    deinit { engine.shutdown() }
+
+    // MARK: Volumes
+
+    public func open(_ name: String, mode: OpenMode) throws -> Volume {
+        try VolumeLayout.validate(name)
+        guard mode.contains(.read) || mode.contains(.write) else {
+            throw VolumeError(.invalid, "open \(name): give read, write or both")
+        }
+        if !mode.contains(.write) && (mode.contains(.truncate) || mode.contains(.append)) {
+            throw VolumeError(.invalid, "open \(name): truncate and append need write")
+        }
+        var lock: VolumeLock? = nil
+        if mode.contains(.write) {
+            do { lock = try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, "open \(name)") }
+        }
+        var record = try knownVolume(name)
+        if record != nil && mode.contains(.create) && mode.contains(.exclusive) {
+            throw VolumeError(.exists, "volume \(name) exists already (exclusive create)")
+        }
+        if record == nil {
+            guard mode.contains(.create) else { throw VolumeError(.notFound, "no volume \(name) on \(store.name)") }
+            let fresh = VolumeRecord(name: name, chunkSize: configuration.chunkSize, size: 0, generation: 1)
+            try indexed("create \(name)") { try cache.index.save(fresh) }
+            record = fresh
+        }
+        let volume = Volume(store: self, record: record!, mode: mode, lock: lock)
+        if mode.contains(.write) {
+            try volume.clipToSize()
+            if mode.contains(.truncate) && record!.size > 0 { try volume.truncate(to: 0) }
+        }
+        return volume
+    }
+
+    /// Size and chunk counts of a volume (one manifest GET when it is not in the cache).
+    public func stat(_ name: String) throws -> VolumeStat {
+        try VolumeLayout.validate(name)
+        guard let v = try knownVolume(name) else { throw VolumeError(.notFound, "no volume \(name) on \(store.name)") }
+        let chunks = try indexed("stat \(name)") { try cache.index.chunks(of: name) }
+        let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+        return VolumeStat(name: name, size: v.size, chunkSize: v.chunkSize, chunks: count,
+                          dirtyChunks: chunks.filter { $0.state != .clean && $0.number < count }.count, updatedAt: v.updatedAt)
+    }
+
+    /// Volumes on the store (by their manifests and chunk folders) and in the cache.
+    public func list() throws -> [VolumeStat] {
+        var names = Set(try indexed("list") { try cache.index.volumes() }.map(\.name))
+        do {
+            for o in try store.listAll(prefix: layout.manifestPrefix) where o.key.hasSuffix(".json") {
+                names.insert(String(o.key.dropFirst(layout.manifestPrefix.count).dropLast(5)))
+            }
+        } catch { throw VolumeError.from(error, "listing volumes") }
+        return try names.sorted().compactMap { try? VolumeLayout.validate($0); return try? stat($0) }
+    }
+
+    /// Removes a volume from the store and the cache.
+    public func remove(_ name: String) throws {
+        try VolumeLayout.validate(name)
+        let lock: VolumeLock
+        do { lock = try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, "remove \(name)") }
+        defer { _ = lock }
+        let known = try knownVolume(name)
+        do {
+            var keys = try store.listAll(prefix: layout.chunkPrefix(name)).map(\.key)
+            keys.append(layout.manifestKey(name))
+            try deleteKeys(keys)
+        } catch { throw VolumeError.from(error, "remove \(name)") }
+        try indexed("remove \(name)") { try cache.index.removeVolume(name) }
+        cache.removeVolumeFiles(name)
+        if known == nil { throw VolumeError(.notFound, "no volume \(name) on \(store.name)") }
+    }
+
+    func deleteKeys(_ keys: [String]) throws {
+        let batch = store.maxBatchDelete
+        if batch == 0 { for k in keys { try store.delete(k) }; return }
+        var start = 0
+        while start < keys.count {
+            let part = Array(keys[start..<min(keys.count, start + batch)])
+            if let (key, error) = try store.delete(keys: part).first {
+                throw VolumeError(.io, "cannot remove \(key): \(error)")
+            }
+            start += part.count
+        }
+    }
+
+    /// The volume's record from the index, or from its manifest (or listing) on the store.
+    func knownVolume(_ name: String) throws -> VolumeRecord? {
+        if let v = try indexed("open \(name)", { try cache.index.volume(name) }) { return v }
+        return try fetchVolume(name)
+    }
+
+    /// Reads a volume the cache does not know: its manifest (one GET), else a listing of its chunks
+    /// (volumes written without chunkvol, such as Bareos droplet's). Records it in the index, clean.
+    func fetchVolume(_ name: String) throws -> VolumeRecord? {
+        var chunks: [ChunkRecord] = []
+        var record: VolumeRecord
+        do {
+            let bytes = try store.get(layout.manifestKey(name), range: nil, into: .memory).bytes
+            let m = try Manifest.decode(bytes, volume: name)
+            record = VolumeRecord(name: name, chunkSize: m.chunkSize, size: m.size, generation: m.generation, storedGeneration: m.generation)
+            chunks = m.chunks.map { ChunkRecord(volume: name, number: $0.number, length: $0.length, state: .clean,
+                                                 cached: false, sha256: [UInt8](hex: $0.sha256)) }
+        } catch let e as StoreError where e.kind == .notFound {
+            let objects: [ObjectInfo]
+            do { objects = try store.listAll(prefix: layout.chunkPrefix(name)) } catch { throw VolumeError.from(error, "open \(name)") }
+            let numbered = objects.compactMap { o in layout.chunkNumber(o.key, volume: name).map { ($0, o.size) } }.sorted { $0.0 < $1.0 }
+            guard !numbered.isEmpty else { return nil }
+            for (i, (n, _)) in numbered.enumerated() where n != i {
+                throw VolumeError(.corrupt, "volume \(name) has no manifest and its chunk \(layout.chunkKey(name, i)) is missing")
+            }
+            let chunkSize = numbered.count > 1 ? numbered[0].1 : max(numbered[0].1, VolumeConfiguration.minChunkSize)
+            for (n, size) in numbered.dropLast() where size != chunkSize {
+                throw VolumeError(.corrupt, "volume \(name) has no manifest and chunk \(n) holds \(size) bytes, not \(chunkSize)")
+            }
+            let size = numbered.map(\.1).reduce(0, +)
+            record = VolumeRecord(name: name, chunkSize: chunkSize, size: size, generation: 1, storedGeneration: nil)
+            chunks = numbered.map { ChunkRecord(volume: name, number: $0.0, length: $0.1, state: .clean, cached: false) }
+        } catch { throw VolumeError.from(error, "open \(name)") }
+        try indexed("open \(name)") {
+            try cache.index.transaction {
+                try cache.index.saveUnlocked(record)
+                for c in chunks { try cache.index.saveUnlocked(c) }
+            }
+        }
+        return record
+    }
+
+    func indexed<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as VolumeError { throw e } catch {
+            throw VolumeError(.io, "\(what): the cache index failed: \(error)")
+        }
+    }
+
+    // MARK: Uploads
+
+    /// Queues every dirty chunk of the store's volumes (at open: what a crash or an outage left).
+    func resumeUploads() {
+        guard let dirty = try? cache.index.chunks(in: [.dirty]), !dirty.isEmpty else { return }
+        let byVolume = Dictionary(grouping: dirty, by: \.volume)
+        for (volume, chunks) in byVolume {
+            guard let v = try? cache.index.volume(volume) else { continue }
+            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            state.lock()
+            activity[volume, default: VolumeActivity()].manifestWanted = true
+            state.unlock()
+            for c in chunks where c.number < count { queueUpload(volume, c.number, length: c.length) }
+            // A volume with nothing left to send may still need its manifest.
+            maybeWriteManifest(volume)
+        }
+    }
+
+    /// Queues chunk `number` of `volume` for upload at its current version.
+    func queueUpload(_ volume: String, _ number: Int, length: UInt64) {
+        state.lock()
+        var a = activity[volume] ?? VolumeActivity()
+        guard !a.queued.contains(number) else { state.unlock(); return }
+        a.queued.insert(number)
+        let version = a.version[number] ?? 0
+        activity[volume] = a
+        state.unlock()
+        engine.submit { [self] in upload(volume, number, length: length, version: version) }
+    }
+
+    private func upload(_ volume: String, _ number: Int, length: UInt64, version: Int) {
+        state.lock()
+        activity[volume]?.queued.remove(number)
+        let current = activity[volume]?.version[number] ?? 0
+        let hasher = activity[volume]?.hashers[number]
+        activity[volume]?.inFlight.insert(number)
+        state.unlock()
+        var failure: String? = nil
+        var sha: [UInt8]? = nil
+        defer {
+            state.lock()
+            activity[volume]?.inFlight.remove(number)
+            if let failure { activity[volume]?.failures[number] = failure } else { activity[volume]?.failures.removeValue(forKey: number) }
+            state.broadcast()
+            state.unlock()
+            evictIfNeeded()
+            if failure == nil { maybeWriteManifest(volume) }
+        }
+        guard current == version else { return }   // rewritten since it was queued: a newer upload follows
+        let what = "upload of chunk \(number) of volume \(volume)"
+        do {
+            let fd = try cache.openChunk(volume, number, create: false)
+            defer { Glibc.close(fd) }
+            var checksums = Checksums()
+            if let hasher, hasher.version == version, let sums = hasher.sums(length: length, kinds: store.checksumKinds) {
+                checksums = sums
+            } else {
+                checksums = try ChunkHasher.hashFile(fd, length: length, kinds: store.checksumKinds)
+            }
+            sha = checksums.sha256
+            try cache.index.save(ChunkRecord(volume: volume, number: number, length: length, state: .uploading, cached: true))
+            _ = try store.put(layout.chunkKey(volume, number), body: .file(descriptor: fd, offset: 0, length: length),
+                              checksums: Checksums(sha256: store.checksumKinds.contains(.sha256) ? checksums.sha256 : nil,
+                                                   md5: store.checksumKinds.contains(.md5) ? checksums.md5 : nil))
+            // Under the state lock, so a writer's sync sees either the old state or this one.
+            state.lock()
+            defer { state.unlock() }
+            let unchanged = (activity[volume]?.version[number] ?? 0) == version
+            if unchanged {
+                activity[volume]?.hashers.removeValue(forKey: number)
+                activity[volume]?.cleanVersion[number] = version
+            }
+            try cache.index.save(ChunkRecord(volume: volume, number: number, length: length,
+                                             state: unchanged ? .clean : .dirty, cached: true, sha256: unchanged ? sha : nil))
+        } catch {
+            failure = "\(what) failed: \(error)"
+            try? cache.index.save(ChunkRecord(volume: volume, number: number, length: length, state: .dirty, cached: true,
+                                              error: failure))
+        }
+    }
+
+    /// Writes the manifest when the volume asked for one and has nothing dirty left to send.
+    func maybeWriteManifest(_ volume: String) {
+        state.lock()
+        let a = activity[volume]
+        let ready = a?.manifestWanted == true && a?.queued.isEmpty == true && a?.inFlight.isEmpty == true && a?.writerOpen != true
+        if ready { activity[volume]?.manifestWanted = false }
+        state.unlock()
+        guard ready else { return }
+        do { try writeManifest(volume) } catch {
+            state.lock(); activity[volume]?.manifestError = "\(error)"; state.broadcast(); state.unlock()
+        }
+    }
+
+    /// PUTs the manifest of `volume` if every chunk is clean and the manifest on the store is older.
+    func writeManifest(_ volume: String) throws {
+        guard let v = try cache.index.volume(volume) else { return }
+        guard v.storedGeneration != v.generation else { return }
+        let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+        let chunks = try cache.index.chunks(of: volume).filter { $0.number < count }
+        guard chunks.count == count, chunks.allSatisfy({ $0.state == .clean && $0.sha256 != nil }) else { return }
+        let formatter = ISO8601DateFormatter()
+        let m = Manifest(volume: volume, chunkSize: v.chunkSize, size: v.size, chunkCount: count, generation: v.generation,
+                         updated: formatter.string(from: Date(timeIntervalSince1970: v.updatedAt)),
+                         chunks: chunks.map { .init(number: $0.number, length: $0.length, sha256: $0.sha256!.hex) })
+        let bytes = m.encoded()
+        _ = try store.put(layout.manifestKey(volume), body: .bytes(bytes), checksums: Checksums(sha256: Digest.sha256(bytes), md5: Digest.md5(bytes)))
+        try cache.index.transaction {
+            guard var now = try cache.index.volumeUnlocked(volume), now.generation == v.generation else { return }
+            now.storedGeneration = v.generation
+            try cache.index.saveUnlocked(now)
+        }
+    }
+
+    /// Uploads every dirty chunk of `volumes` (all when empty), waits for them and writes the
+    /// manifests. Throws naming each chunk that could not be uploaded, or on timeout.
+    public func flush(_ volumes: [String] = [], timeout: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var names = volumes
+        if names.isEmpty { names = try indexed("flush") { try cache.index.volumes() }.map(\.name) }
+        for name in names {
+            guard let v = try indexed("flush \(name)", { try cache.index.volume(name) }) else {
+                throw VolumeError(.notFound, "flush: no volume \(name) in the cache")
+            }
+            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            state.lock()
+            activity[name, default: VolumeActivity()].failures.removeAll()
+            state.unlock()
+            for c in try indexed("flush \(name)", { try cache.index.chunks(of: name) }) where c.state != .clean && c.number < count {
+                queueUpload(name, c.number, length: c.length)
+            }
+        }
+        var failures: [String] = []
+        state.lock()
+        for name in names {
+            while let a = activity[name], !(a.queued.isEmpty && a.inFlight.isEmpty) {
+                if !state.wait(until: deadline) { break }
+            }
+            failures += (activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+        }
+        let pending = names.reduce(0) { $0 + (activity[$1].map { $0.queued.count + $0.inFlight.count } ?? 0) }
+        state.unlock()
+        if pending > 0 {
+            throw VolumeError(.timedOut, "flush: \(pending) chunk uploads still under way after \(Int(timeout)) s; they stay dirty in the cache"
+                              + (failures.isEmpty ? "" : "; " + failures.joined(separator: "; ")))
+        }
+        if !failures.isEmpty { throw VolumeError(.io, failures.joined(separator: "; ")) }
+        for name in names {
+            do { try writeManifest(name) } catch { throw VolumeError.from(error, "flush: the manifest of \(name)") }
+        }
+    }
+
+    // MARK: Downloads
+
+    /// Brings chunk `number` whole into the cache (or waits for a download already under way),
+    /// checks it against the SHA-256 the manifest or the index holds, and records it cached.
+    /// A mismatch is an error naming the volume and chunk, never data.
+    func fetchChunk(_ volume: String, _ number: Int, record: ChunkRecord) throws -> ChunkRecord {
+        state.lock()
+        while activity[volume]?.downloading.contains(number) == true { state.wait() }
+        if let now = try? cache.index.chunk(volume, number), now.cached,
+           FileManager.default.fileExists(atPath: cache.chunkPath(volume, number)) {
+            state.unlock()
+            return now
+        }
+        activity[volume, default: VolumeActivity()].downloading.insert(number)
+        state.unlock()
+        defer {
+            state.lock()
+            activity[volume]?.downloading.remove(number)
+            state.broadcast()
+            state.unlock()
+        }
+        let what = "download of chunk \(number) of volume \(volume)"
+        try waitForSpace(adding: 0, volume: volume)
+        let final = cache.chunkPath(volume, number)
+        let temp = final + ".download"
+        let fd: Int32
+        do {
+            try ChunkCache.makePrivateFolder(cache.volumeFolder(volume))
+            fd = Glibc.open(temp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw CacheError("cannot create \(temp): \(String(cString: strerror(errno)))", errno: errno) }
+        } catch { throw VolumeError.from(error, what) }
+        defer { Glibc.close(fd) }
+        do {
+            let got = try store.get(layout.chunkKey(volume, number), range: nil, into: .file(descriptor: fd, offset: 0))
+            guard got.length == record.length else {
+                unlink(temp)
+                throw VolumeError(.corrupt, "\(what): the store holds \(got.length) bytes, the volume records \(record.length)")
+            }
+            let sums = try ChunkHasher.hashFile(fd, length: got.length, kinds: [])
+            if let expected = record.sha256, sums.sha256 != expected {
+                unlink(temp)
+                throw VolumeError(.corrupt, "\(what): its SHA-256 does not match the manifest; the object on the store was changed or damaged")
+            }
+            guard rename(temp, final) == 0 else { throw CacheError("cannot install \(final): \(String(cString: strerror(errno)))", errno: errno) }
+            var rec = record
+            rec.cached = true
+            rec.sha256 = sums.sha256
+            rec.lastUse = Date().timeIntervalSince1970
+            try cache.index.save(rec)
+            evictIfNeeded()
+            return rec
+        } catch {
+            unlink(temp)
+            throw VolumeError.from(error, what)
+        }
+    }
+
+    /// A ranged GET for a small random read; nothing is cached. Checked for length only.
+    func fetchRange(_ volume: String, _ number: Int, first: UInt64, count: UInt64, expectedLength: UInt64) throws -> [UInt8] {
+        do {
+            let got = try store.get(layout.chunkKey(volume, number), range: ByteRange(first, first + count - 1), into: .memory)
+            guard got.info.size == expectedLength else {
+                throw VolumeError(.corrupt, "read of volume \(volume), chunk \(number): the store holds \(got.info.size) bytes, the volume records \(expectedLength)")
+            }
+            return got.bytes
+        } catch { throw VolumeError.from(error, "read of volume \(volume), chunk \(number)") }
+    }
+
+    /// Read-ahead: downloads chunk `number` in the background if nothing has it yet.
+    func prefetch(_ volume: String, _ number: Int) {
+        guard let rec = try? cache.index.chunk(volume, number), !rec.cached else { return }
+        state.lock()
+        let busy = activity[volume]?.downloading.contains(number) == true
+        state.unlock()
+        guard !busy else { return }
+        engine.submit { [self] in _ = try? fetchChunk(volume, number, record: rec) }
+    }
+
+    // MARK: Space
+
+    /// Evicts clean cached chunks, least recently used first, until the cache fits its limit.
+    func evictIfNeeded() {
+        guard let usage = try? cache.index.usage(), usage.cached > configuration.cacheSize else { return }
+        var over = usage.cached - configuration.cacheSize
+        // Under the state lock: a writer turning a clean chunk dirty does so under it too.
+        state.lock()
+        defer { state.unlock() }
+        guard let clean = try? cache.index.chunks(in: [.clean]) else { return }
+        for c in clean where c.cached && over > 0 && activity[c.volume]?.downloading.contains(c.number) != true {
+            var evicted = c
+            evicted.cached = false
+            guard (try? cache.index.save(evicted)) != nil else { continue }
+            cache.removeChunkFile(c.volume, c.number)
+            over = over > c.length ? over - c.length : 0
+        }
+    }
+
+    /// Drops the clean chunks of `volumes` (all when empty) from the cache; never a dirty one.
+    /// Returns the bytes freed.
+    @discardableResult
+    public func evict(_ volumes: [String] = []) throws -> UInt64 {
+        state.lock()
+        defer { state.unlock() }
+        let clean = try indexed("evict") { try cache.index.chunks(in: [.clean]) }
+        var freed: UInt64 = 0
+        for c in clean where c.cached && (volumes.isEmpty || volumes.contains(c.volume)) {
+            var evicted = c
+            evicted.cached = false
+            try indexed("evict") { try cache.index.save(evicted) }
+            cache.removeChunkFile(c.volume, c.number)
+            freed += c.length
+        }
+        return freed
+    }
+
+    /// Blocks a writer while dirty chunks fill the cache, until uploads free room or the timeout.
+    func waitForSpace(adding bytes: UInt64, volume: String) throws {
+        let deadline = Date().addingTimeInterval(configuration.spaceTimeout)
+        while true {
+            guard let usage = try? cache.index.usage() else { return }
+            if usage.dirty + bytes <= configuration.cacheSize { return }
+            evictIfNeeded()
+            state.lock()
+            let idle = activity.values.allSatisfy { $0.queued.isEmpty && $0.inFlight.isEmpty }
+            let waited = idle ? false : state.wait(until: deadline)
+            state.unlock()
+            if idle || (!waited && Date() >= deadline) {
+                throw VolumeError(.noSpace, "volume \(volume): dirty chunks fill the cache (cachesize=\(Options.formatSize(configuration.cacheSize)))"
+                                  + (idle ? " and no upload is running (upload=manual or the store is failing)" : " and uploads did not free room within \(Int(configuration.spaceTimeout)) s")
+                                  + "; flush, raise cachesize= or check the store")
+            }
+        }
+    }
+
+    /// The requests this store made since it was opened, by kind.
+    public var requestCounts: RequestCounts { stack.ledger.snapshot }
+}
+
+/// What is under way for one volume, in memory; guarded by `VolumeStore.state`.
+struct VolumeActivity {
+    /// Bumped by every write into a chunk: an upload of an older version does not make it clean.
+    var version: [Int: Int] = [:]
+    var queued: Set<Int> = []
+    var inFlight: Set<Int> = []
+    /// The last upload failure of each chunk that has one.
+    var failures: [Int: String] = [:]
+    var manifestWanted = false
+    var manifestError: String?
+    var writerOpen = false
+    /// Checksums computed as sequential writes arrived, by chunk.
+    var hashers: [Int: ChunkHasher] = [:]
+    /// The version of each chunk that an upload made clean.
+    var cleanVersion: [Int: Int] = [:]
+    /// Whole-chunk downloads under way.
+    var downloading: Set<Int> = []
+}
