@@ -205,6 +205,15 @@ public final class CacheIndex: @unchecked Sendable {
         }
     }
 
+    /// Changes only the state and error of a chunk's record (its length is the writer's to set).
+    /// Does nothing when the chunk has no record.
+    public func mark(_ volume: String, _ number: Int, state: ChunkState, error: String?) throws {
+        try lock.withLock {
+            try db.query("UPDATE chunks SET state = ?, error = ? WHERE store = ? AND volume = ? AND number = ?",
+                         [.text(state.rawValue), error.map { .text($0) } ?? .null, .text(store), .text(volume), .integer(Int64(number))])
+        }
+    }
+
     public func removeChunks(_ volume: String, from number: Int) throws {
         try lock.withLock { try removeChunksUnlocked(volume, from: number) }
     }

@@ -23,6 +23,8 @@ public final class Volume: @unchecked Sendable {
     private var touched: Set<Int> = []
     private var createdFiles = false
     private var files: [Int: Int32] = [:]
+    /// The store's file epoch when `files` was last checked.
+    private var filesEpoch = 0
     private var closed = false
     /// End of the last read, to tell sequential reads from random ones; the read-ahead window.
     private var lastReadEnd: UInt64? = nil
@@ -99,6 +101,7 @@ public final class Volume: @unchecked Sendable {
     }
 
     private func readChunk(_ n: Int, at offset: UInt64, into target: UnsafeMutableRawBufferPointer, sequential: Bool) throws {
+        refreshFiles()
         var rec = chunks[n]
         if rec == nil || rec!.cached == false {
             // Re-read the index: another handle may have written or downloaded it since.
@@ -121,6 +124,7 @@ public final class Volume: @unchecked Sendable {
                 return
             }
             chunks[n] = try store.fetchChunk(name, n, record: rec)
+            store.evictIfNeeded()
             if sequential {
                 window = min(max(1, store.configuration.readahead), window * 2)
             } else { window = 1 }
@@ -202,49 +206,49 @@ public final class Volume: @unchecked Sendable {
     /// Makes chunk n writable: downloaded if only the store has it (unless the write replaces all
     /// of it), dirty in the index before its bytes change if it was clean, its file open.
     private func prepareForWrite(_ n: Int, coversFrom start: UInt64, to end: UInt64) throws -> Int32 {
-        if chunks[n] != nil {
-            // The index decides: eviction may have dropped the file since this handle looked.
-            // Under the state lock, so no eviction runs between this look and the change to dirty.
+        guard chunks[n] != nil else {
+            // A new chunk: whatever an earlier, unsynced life of this file held is not part of the volume.
+            let fd = try file(n, create: true)
+            ftruncate(fd, 0)
+            createdFiles = true
+            chunks[n] = ChunkRecord(volume: name, number: n, length: 0, state: .dirty, cached: true)
+            return fd
+        }
+        while true {
+            // The index decides, under the state lock: no eviction or download of this chunk runs
+            // between this look and its change to dirty.
             store.state.lock()
+            while store.activity[name]?.downloading.contains(n) == true { store.state.wait() }
             var rec: ChunkRecord
             do {
                 rec = try store.cache.index.chunk(name, n) ?? chunks[n]!
-                if rec.cached && rec.state == .clean {
-                    // Dirty in the index before its bytes change: a crash must never leave changed bytes marked clean.
-                    rec.state = .dirty
-                    rec.sha256 = nil
-                    try store.cache.index.save(rec)
-                }
-            } catch {
-                store.state.unlock()
-                throw VolumeError(.io, "write \(name): the cache index failed: \(error)")
-            }
-            store.state.unlock()
-            if !rec.cached {
-                if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
-                if start == 0 && end >= rec.length {
+                if !rec.cached && start == 0 && end >= rec.length {
+                    // The write replaces all of it: no need to fetch the old bytes.
+                    if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
                     let fd = try file(n, create: true)
                     ftruncate(fd, 0)
                     createdFiles = true
                     rec.cached = true
-                } else {
-                    rec = try store.fetchChunk(name, n, record: rec)
                 }
-                if rec.state == .clean {
+                if rec.cached && rec.state == .clean {
+                    // Dirty in the index before its bytes change: a crash must never leave changed bytes marked clean.
                     rec.state = .dirty
                     rec.sha256 = nil
-                    try store.indexed("write \(name)") { try store.cache.index.save(rec) }
                 }
+                if rec.cached { try store.cache.index.save(rec) }
+            } catch {
+                store.state.unlock()
+                throw VolumeError.from(error, "write \(name)")
             }
-            chunks[n] = rec
-            return try file(n, create: true)
+            store.state.unlock()
+            if rec.cached {
+                chunks[n] = rec
+                return try file(n, create: true)
+            }
+            // Only the store has it: fetch it whole, then look again (it may be evicted meanwhile).
+            if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+            _ = try store.fetchChunk(name, n, record: rec)
         }
-        // A new chunk: whatever an earlier, unsynced life of this file held is not part of the volume.
-        let fd = try file(n, create: true)
-        ftruncate(fd, 0)
-        createdFiles = true
-        chunks[n] = ChunkRecord(volume: name, number: n, length: 0, state: .dirty, cached: true)
-        return fd
     }
 
     /// Records a new version of chunk n and feeds the checksums when the write continues the chunk.
@@ -462,7 +466,17 @@ public final class Volume: @unchecked Sendable {
 
     // MARK: Files
 
+    /// Drops kept descriptors when chunk files were evicted or replaced since: one may name an
+    /// unlinked file. Chunks this handle wrote since its last sync are dirty and never replaced.
+    private func refreshFiles() {
+        let epoch = store.fileEpoch
+        guard epoch != filesEpoch else { return }
+        for (k, fd) in files where !touched.contains(k) { Glibc.close(fd); files.removeValue(forKey: k) }
+        filesEpoch = epoch
+    }
+
     private func file(_ n: Int, create: Bool) throws -> Int32 {
+        refreshFiles()
         if let fd = files[n] { return fd }
         // Keep few descriptors: sequential work needs the current chunk and the next.
         if files.count >= 8, let (old, fd) = files.first(where: { !touched.contains($0.key) }) {

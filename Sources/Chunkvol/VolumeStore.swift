@@ -45,6 +45,12 @@ public final class VolumeStore: @unchecked Sendable {
     let state = NSCondition()
     /// In-memory state of volumes with work under way, by name.
     var activity: [String: VolumeActivity] = [:]
+    /// Grows whenever a chunk file is removed or replaced (eviction, a download installed): open
+    /// handles then drop the descriptors they keep, which may name files no longer in the cache.
+    private let epochLock = Mutex()
+    private var epoch = 0
+    var fileEpoch: Int { epochLock.withLock { epoch } }
+    func filesChanged() { epochLock.withLock { epoch += 1 } }
 
     /// Opens the store the option string names, its cache folder and its engine. Dirty chunks left
     /// by an earlier process (a crash, a store that was away) are queued for upload at once.
@@ -234,9 +240,25 @@ public final class VolumeStore: @unchecked Sendable {
         state.lock()
         var a = activity[volume] ?? VolumeActivity()
         guard !a.queued.contains(number) else { state.unlock(); return }
-        a.queued.insert(number)
         let version = a.version[number] ?? 0
+        if a.inFlight.contains(number) {
+            // Never two uploads of one chunk at once: their PUTs could land in either order. The
+            // length belongs to this version; if the chunk changes again the job will see it.
+            a.again[number] = (length, version)
+            activity[volume] = a
+            state.unlock()
+            return
+        }
+        a.queued.insert(number)
         activity[volume] = a
+        state.unlock()
+        engine.submit { [self] in upload(volume, number, length: length, version: version) }
+    }
+
+    /// Queues an upload of exactly this length and version (a chunk queued again while in flight).
+    private func requeue(_ volume: String, _ number: Int, length: UInt64, version: Int) {
+        state.lock()
+        activity[volume, default: VolumeActivity()].queued.insert(number)
         state.unlock()
         engine.submit { [self] in upload(volume, number, length: length, version: version) }
     }
@@ -245,7 +267,11 @@ public final class VolumeStore: @unchecked Sendable {
         state.lock()
         activity[volume]?.queued.remove(number)
         let current = activity[volume]?.version[number] ?? 0
-        let hasher = activity[volume]?.hashers[number]
+        // The writer feeds the hasher under this lock: finish it under the lock too.
+        var known: Checksums? = nil
+        if let h = activity[volume]?.hashers[number], h.version == version {
+            known = h.sums(length: length, kinds: store.checksumKinds)
+        }
         activity[volume]?.inFlight.insert(number)
         state.unlock()
         var failure: String? = nil
@@ -254,8 +280,10 @@ public final class VolumeStore: @unchecked Sendable {
             state.lock()
             activity[volume]?.inFlight.remove(number)
             if let failure { activity[volume]?.failures[number] = failure } else { activity[volume]?.failures.removeValue(forKey: number) }
+            let again = activity[volume]?.again.removeValue(forKey: number)
             state.broadcast()
             state.unlock()
+            if let again, failure == nil { requeue(volume, number, length: again.length, version: again.version) }
             evictIfNeeded()
             if failure == nil { maybeWriteManifest(volume) }
         }
@@ -264,31 +292,27 @@ public final class VolumeStore: @unchecked Sendable {
         do {
             let fd = try cache.openChunk(volume, number, create: false)
             defer { Glibc.close(fd) }
-            var checksums = Checksums()
-            if let hasher, hasher.version == version, let sums = hasher.sums(length: length, kinds: store.checksumKinds) {
-                checksums = sums
-            } else {
-                checksums = try ChunkHasher.hashFile(fd, length: length, kinds: store.checksumKinds)
-            }
+            let checksums = try known ?? ChunkHasher.hashFile(fd, length: length, kinds: store.checksumKinds)
             sha = checksums.sha256
-            try cache.index.save(ChunkRecord(volume: volume, number: number, length: length, state: .uploading, cached: true))
+            // Only state and error: the record's length is the writer's, and may be newer than this job.
+            try cache.index.mark(volume, number, state: .uploading, error: nil)
             _ = try store.put(layout.chunkKey(volume, number), body: .file(descriptor: fd, offset: 0, length: length),
                               checksums: Checksums(sha256: store.checksumKinds.contains(.sha256) ? checksums.sha256 : nil,
                                                    md5: store.checksumKinds.contains(.md5) ? checksums.md5 : nil))
             // Under the state lock, so a writer's sync sees either the old state or this one.
             state.lock()
             defer { state.unlock() }
-            let unchanged = (activity[volume]?.version[number] ?? 0) == version
-            if unchanged {
+            if (activity[volume]?.version[number] ?? 0) == version {
                 activity[volume]?.hashers.removeValue(forKey: number)
                 activity[volume]?.cleanVersion[number] = version
+                try cache.index.save(ChunkRecord(volume: volume, number: number, length: length, state: .clean,
+                                                 cached: true, sha256: sha))
+            } else {
+                try cache.index.mark(volume, number, state: .dirty, error: nil)
             }
-            try cache.index.save(ChunkRecord(volume: volume, number: number, length: length,
-                                             state: unchanged ? .clean : .dirty, cached: true, sha256: unchanged ? sha : nil))
         } catch {
             failure = "\(what) failed: \(error)"
-            try? cache.index.save(ChunkRecord(volume: volume, number: number, length: length, state: .dirty, cached: true,
-                                              error: failure))
+            try? cache.index.mark(volume, number, state: .dirty, error: failure)
         }
     }
 
@@ -332,32 +356,39 @@ public final class VolumeStore: @unchecked Sendable {
         var names = volumes
         if names.isEmpty { names = try indexed("flush") { try cache.index.volumes() }.map(\.name) }
         for name in names {
-            guard let v = try indexed("flush \(name)", { try cache.index.volume(name) }) else {
-                throw VolumeError(.notFound, "flush: no volume \(name) in the cache")
-            }
-            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
             state.lock()
             activity[name, default: VolumeActivity()].failures.removeAll()
             state.unlock()
-            for c in try indexed("flush \(name)", { try cache.index.chunks(of: name) }) where c.state != .clean && c.number < count {
-                queueUpload(name, c.number, length: c.length)
-            }
         }
         var failures: [String] = []
-        state.lock()
-        for name in names {
-            while let a = activity[name], !(a.queued.isEmpty && a.inFlight.isEmpty) {
-                if !state.wait(until: deadline) { break }
+        // Rounds until every chunk is clean: a chunk rewritten while it was uploading is dirty again.
+        while true {
+            var dirty = 0
+            for name in names {
+                guard let v = try indexed("flush \(name)", { try cache.index.volume(name) }) else {
+                    throw VolumeError(.notFound, "flush: no volume \(name) in the cache")
+                }
+                let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+                for c in try indexed("flush \(name)", { try cache.index.chunks(of: name) }) where c.state != .clean && c.number < count {
+                    queueUpload(name, c.number, length: c.length)
+                    dirty += 1
+                }
             }
-            failures += (activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+            if dirty == 0 { break }
+            state.lock()
+            for name in names {
+                while let a = activity[name], !(a.queued.isEmpty && a.inFlight.isEmpty) {
+                    if !state.wait(until: deadline) { break }
+                }
+            }
+            failures = names.flatMap { name in (activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+            let pending = names.reduce(0) { $0 + (activity[$1].map { $0.queued.count + $0.inFlight.count } ?? 0) }
+            state.unlock()
+            if !failures.isEmpty { throw VolumeError(.io, failures.joined(separator: "; ")) }
+            if pending > 0 || Date() >= deadline {
+                throw VolumeError(.timedOut, "flush: chunk uploads still under way after \(Int(timeout)) s; they stay dirty in the cache")
+            }
         }
-        let pending = names.reduce(0) { $0 + (activity[$1].map { $0.queued.count + $0.inFlight.count } ?? 0) }
-        state.unlock()
-        if pending > 0 {
-            throw VolumeError(.timedOut, "flush: \(pending) chunk uploads still under way after \(Int(timeout)) s; they stay dirty in the cache"
-                              + (failures.isEmpty ? "" : "; " + failures.joined(separator: "; ")))
-        }
-        if !failures.isEmpty { throw VolumeError(.io, failures.joined(separator: "; ")) }
         for name in names {
             do { try writeManifest(name) } catch { throw VolumeError.from(error, "flush: the manifest of \(name)") }
         }
@@ -371,18 +402,20 @@ public final class VolumeStore: @unchecked Sendable {
     func fetchChunk(_ volume: String, _ number: Int, record: ChunkRecord) throws -> ChunkRecord {
         state.lock()
         while activity[volume]?.downloading.contains(number) == true { state.wait() }
-        if let now = try? cache.index.chunk(volume, number), now.cached,
-           FileManager.default.fileExists(atPath: cache.chunkPath(volume, number)) {
+        if let now = try? cache.index.chunk(volume, number), now.cached {
             state.unlock()
             return now
         }
         activity[volume, default: VolumeActivity()].downloading.insert(number)
         state.unlock()
+        var finished = false
         defer {
-            state.lock()
-            activity[volume]?.downloading.remove(number)
-            state.broadcast()
-            state.unlock()
+            if !finished {
+                state.lock()
+                activity[volume]?.downloading.remove(number)
+                state.broadcast()
+                state.unlock()
+            }
         }
         let what = "download of chunk \(number) of volume \(volume)"
         try waitForSpace(adding: 0, volume: volume)
@@ -398,21 +431,31 @@ public final class VolumeStore: @unchecked Sendable {
         do {
             let got = try store.get(layout.chunkKey(volume, number), range: nil, into: .file(descriptor: fd, offset: 0))
             guard got.length == record.length else {
-                unlink(temp)
                 throw VolumeError(.corrupt, "\(what): the store holds \(got.length) bytes, the volume records \(record.length)")
             }
             let sums = try ChunkHasher.hashFile(fd, length: got.length, kinds: [])
             if let expected = record.sha256, sums.sha256 != expected {
-                unlink(temp)
                 throw VolumeError(.corrupt, "\(what): its SHA-256 does not match the manifest; the object on the store was changed or damaged")
             }
+            // Installed under the state lock: a writer that created the chunk meanwhile wins.
+            state.lock()
+            defer {
+                activity[volume]?.downloading.remove(number)
+                finished = true
+                state.broadcast()
+                state.unlock()
+            }
+            if let now = try cache.index.chunk(volume, number), now.cached {
+                unlink(temp)
+                return now
+            }
             guard rename(temp, final) == 0 else { throw CacheError("cannot install \(final): \(String(cString: strerror(errno)))", errno: errno) }
+            filesChanged()
             var rec = record
             rec.cached = true
             rec.sha256 = sums.sha256
             rec.lastUse = Date().timeIntervalSince1970
             try cache.index.save(rec)
-            evictIfNeeded()
             return rec
         } catch {
             unlink(temp)
@@ -433,12 +476,15 @@ public final class VolumeStore: @unchecked Sendable {
 
     /// Read-ahead: downloads chunk `number` in the background if nothing has it yet.
     func prefetch(_ volume: String, _ number: Int) {
-        guard let rec = try? cache.index.chunk(volume, number), !rec.cached else { return }
+        guard let rec = try? cache.index.chunk(volume, number), !rec.cached, rec.state == .clean else { return }
         state.lock()
         let busy = activity[volume]?.downloading.contains(number) == true
         state.unlock()
         guard !busy else { return }
-        engine.submit { [self] in _ = try? fetchChunk(volume, number, record: rec) }
+        engine.submit { [self] in
+            _ = try? fetchChunk(volume, number, record: rec)
+            evictIfNeeded()
+        }
     }
 
     // MARK: Space
@@ -456,6 +502,7 @@ public final class VolumeStore: @unchecked Sendable {
             evicted.cached = false
             guard (try? cache.index.save(evicted)) != nil else { continue }
             cache.removeChunkFile(c.volume, c.number)
+            filesChanged()
             over = over > c.length ? over - c.length : 0
         }
     }
@@ -473,6 +520,7 @@ public final class VolumeStore: @unchecked Sendable {
             evicted.cached = false
             try indexed("evict") { try cache.index.save(evicted) }
             cache.removeChunkFile(c.volume, c.number)
+            filesChanged()
             freed += c.length
         }
         return freed
@@ -518,4 +566,6 @@ struct VolumeActivity {
     var cleanVersion: [Int: Int] = [:]
     /// Whole-chunk downloads under way.
     var downloading: Set<Int> = []
+    /// Chunks queued again while an upload of them was in flight, with their length.
+    var again: [Int: (length: UInt64, version: Int)] = [:]
 }

@@ -36,12 +36,23 @@ func runVolumeModel(storeOptions: String, environment: [String: String], cacheFo
         let saved = v.position
         try v.seek(0)
         let all = try v.read(count: model.count + cs)
-        try check(all == model, "step \(step): whole volume differs (got \(all.count) bytes, model \(model.count))")
+        if all != model {
+            let first = zip(all, model).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(all.count, model.count)
+            let n = first / cs
+            let expected = Array(model[(n * cs)..<min(model.count, (n + 1) * cs)])
+            let rec = try? store.cache.index.chunk(name, n)
+            let fileBytes = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: store.cache.chunkPath(name, n))))) ?? []
+            let stored = (try? store.stack.store.get(store.layout.chunkKey(name, n), range: nil, into: .memory).bytes) ?? []
+            let diag = "record \(String(describing: rec)); file \(fileBytes.count) bytes, equal \(fileBytes == expected); store \(stored.count) bytes, equal \(stored == expected), expected \(expected.count)"
+            throw CheckFailure("step \(step): whole volume differs (got \(all.count) bytes, model \(model.count)); first difference at \(first), chunk \(n); \(diag)")
+        }
         try v.seek(Int64(saved))
     }
 
+    let trace = ProcessInfo.processInfo.environment["MODEL_TRACE"] != nil
     for step in 0..<steps {
         let op = Int.random(in: 0..<100, using: &rng)
+        if trace { print("seed \(seed) step \(step) op \(op) pos \(position) size \(model.count)") }
         switch op {
         case 0..<35:   // write
             let count = Int.random(in: 1...(3 * cs), using: &rng)
