@@ -4,6 +4,7 @@ import Platform
 
 public final class FaultProxy: @unchecked Sendable {
     public let port: Int
+    public let scheme: String
     private let pid: pid_t
     private let portFile: String
     private let lock = NSLock()
@@ -16,11 +17,15 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     /// Starts the proxy in front of `upstream` with `rules` (a JSON list) and waits until it listens.
-    public init(upstream: String, rules: String = "[]", random: String? = nil, seed: Int = 1) throws {
+    /// `tls`: certificate and key files; the proxy then listens for HTTPS.
+    public init(upstream: String, rules: String = "[]", random: String? = nil, seed: Int = 1,
+                tls: (certificate: String, key: String)? = nil) throws {
         portFile = NSTemporaryDirectory() + "/faultproxy-\(UUID().uuidString).port"
         var args = [FaultProxy.script, "--upstream", upstream, "--listen", "127.0.0.1:0",
                     "--port-file", portFile, "--rules", rules, "--seed", String(seed)]
         if let random { args += ["--random", random] }
+        if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.key] }
+        self.scheme = tls == nil ? "http" : "https"
         // posix_spawn and waitpid, not Foundation's Process: its waitUntilExit can hang on a
         // concurrency thread with no run loop.
         pid = try ChildProcess.spawn("python3", args, environment: [:], stderr: portFile + ".log")
@@ -54,7 +59,9 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     private func control(_ method: String, _ path: String, body: String? = nil) throws -> [UInt8] {
-        let r = try HTTPClient().perform(HTTPRequest(method: method, url: "http://127.0.0.1:\(port)/__faultproxy/\(path)",
+        var settings = HTTPSettings()
+        settings.verifyTLS = false   // the test's own proxy, on loopback
+        let r = try HTTPClient(settings: settings).perform(HTTPRequest(method: method, url: "\(scheme)://127.0.0.1:\(port)/__faultproxy/\(path)",
                                                      body: body.map { .bytes(Array($0.utf8)) } ?? .empty))
         guard r.isSuccess else { throw CheckFailure("fault proxy \(method) \(path): HTTP \(r.status)") }
         return r.body

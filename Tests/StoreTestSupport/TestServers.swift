@@ -20,6 +20,10 @@ public struct ServerEndpoint: Sendable {
     /// The credential environment the store reads (AWS_* or ST_*).
     public let environment: [String: String]
 
+    public init(api: StoreAPI, baseURL: String, options: String, environment: [String: String]) {
+        self.api = api; self.baseURL = baseURL; self.options = options; self.environment = environment
+    }
+
     /// A store stack on a container of this name, created if missing.
     public func open(container: String, extraOptions: String = "", environment override: [String: String] = [:],
                      ledger: RequestLedger = RequestLedger(), create: Bool = true) throws -> StoreStack {
