@@ -39,20 +39,20 @@ let package = Package(
         .target(name: "Chunkvol", dependencies: ["Platform", "ObjectStore", "ChunkCache", "Transfer"],
                 path: "Sources/Chunkvol"),
         .executableTarget(name: "chunkctl", dependencies: [
-            "ObjectStore", "Platform",
+            "Chunkvol", "ObjectStore", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/chunkctl"),
 
         // Checks shared by the unit and integration tests: the store contract, the test servers,
         // the fault proxy and a runner for chunkctl.
-        .target(name: "StoreTestSupport", dependencies: ["ObjectStore", "Platform"], path: "Tests/StoreTestSupport"),
+        .target(name: "StoreTestSupport", dependencies: ["Chunkvol", "ObjectStore", "Platform"], path: "Tests/StoreTestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], path: "Tests/PlatformTests"),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ObjectStoreTests"),
         .testTarget(name: "ChunkvolTests", dependencies: ["Chunkvol", "ChunkCache", "ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ChunkvolTests"),
         // Against real servers started on 127.0.0.1 by Tests/servers/start-all.sh.
-        .testTarget(name: "IntegrationTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
+        .testTarget(name: "IntegrationTests", dependencies: ["Chunkvol", "ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/IntegrationTests"),
     ]
 )

@@ -21,6 +21,8 @@ public final class Volume: @unchecked Sendable {
     private var chunks: [Int: ChunkRecord] = [:]
     /// Chunks written since the last sync, and whether a chunk file was created.
     private var touched: Set<Int> = []
+    /// The size changed since the last sync (a truncate may touch no chunk).
+    private var resized = false
     private var createdFiles = false
     private var files: [Int: Int32] = [:]
     /// The store's file epoch when `files` was last checked.
@@ -168,7 +170,7 @@ public final class Volume: @unchecked Sendable {
             try writeChunk(n, at: offset, part)
             done += count
             position += UInt64(count)
-            if position > record.size { record.size = position }
+            if position > record.size { record.size = position; resized = true }
         }
         return done
     }
@@ -179,8 +181,7 @@ public final class Volume: @unchecked Sendable {
     private func writeChunk(_ n: Int, at offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws {
         let end = offset + UInt64(bytes.count)
         let fd = try prepareForWrite(n, coversFrom: offset, to: end)
-        let version = bumpVersion(n, bytes: bytes, at: offset)
-        _ = version
+        feedHasher(n, bytes: bytes, at: offset, previousLength: chunks[n]?.length ?? 0)
         var done = 0
         while done < bytes.count {
             let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -208,6 +209,10 @@ public final class Volume: @unchecked Sendable {
     private func prepareForWrite(_ n: Int, coversFrom start: UInt64, to end: UInt64) throws -> Int32 {
         guard chunks[n] != nil else {
             // A new chunk: whatever an earlier, unsynced life of this file held is not part of the volume.
+            store.state.lock()
+            store.waitForUploadLocked(name, n)
+            store.bumpLocked(name, n)
+            store.state.unlock()
             let fd = try file(n, create: true)
             ftruncate(fd, 0)
             createdFiles = true
@@ -219,6 +224,8 @@ public final class Volume: @unchecked Sendable {
             // between this look and its change to dirty.
             store.state.lock()
             while store.activity[name]?.downloading.contains(n) == true { store.state.wait() }
+            // An upload reads the file: its bytes must not change under it.
+            store.waitForUploadLocked(name, n)
             var rec: ChunkRecord
             do {
                 rec = try store.cache.index.chunk(name, n) ?? chunks[n]!
@@ -240,31 +247,32 @@ public final class Volume: @unchecked Sendable {
                 store.state.unlock()
                 throw VolumeError.from(error, "write \(name)")
             }
-            store.state.unlock()
             if rec.cached {
+                // A new version before the bytes change: an upload queued for an older one is skipped.
+                store.bumpLocked(name, n)
+                store.state.unlock()
                 chunks[n] = rec
                 return try file(n, create: true)
             }
+            store.state.unlock()
             // Only the store has it: fetch it whole, then look again (it may be evicted meanwhile).
             if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
             _ = try store.fetchChunk(name, n, record: rec)
         }
     }
 
-    /// Records a new version of chunk n and feeds the checksums when the write continues the chunk.
-    private func bumpVersion(_ n: Int, bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Int {
+    /// Feeds the chunk's checksums when the write continues it from its start.
+    private func feedHasher(_ n: Int, bytes: UnsafeRawBufferPointer, at offset: UInt64, previousLength: UInt64) {
         store.state.lock()
         defer { store.state.unlock() }
         var a = store.activity[name] ?? VolumeActivity()
-        let version = (a.version[n] ?? 0) + 1
-        a.version[n] = version
-        if offset == 0 && (chunks[n]?.length ?? 0) == 0 {
+        let version = a.version[n] ?? 0
+        if offset == 0 && previousLength == 0 {
             a.hashers[n] = ChunkHasher(version: version, md5: store.store.checksumKinds.contains(.md5))
         }
         if let h = a.hashers[n], !h.add(bytes, at: offset, version: version) { a.hashers.removeValue(forKey: n) }
         a.manifestWanted = true
         store.activity[name] = a
-        return version
     }
 
     /// Grows the volume to `newSize` with zeros: the last chunk is filled, new chunks are holes.
@@ -294,6 +302,7 @@ public final class Volume: @unchecked Sendable {
             size = upto
         }
         record.size = newSize
+        resized = true
     }
 
     // MARK: Truncate
@@ -311,6 +320,9 @@ public final class Volume: @unchecked Sendable {
         let keep = length == 0 ? 0 : Int((length + cs - 1) / cs)
         let oldCount = max(chunkCount, (chunks.keys.max() ?? -1) + 1)
         if keep < oldCount {
+            store.state.lock()
+            for n in keep..<oldCount { store.waitForUploadLocked(name, n); store.bumpLocked(name, n) }
+            store.state.unlock()
             do { try store.deleteKeys((keep..<oldCount).map { store.layout.chunkKey(name, $0) }) } catch {
                 throw VolumeError.from(error, "truncate of volume \(name)")
             }
@@ -343,6 +355,7 @@ public final class Volume: @unchecked Sendable {
             }
         }
         record.size = length
+        resized = true
         store.state.lock()
         store.activity[name, default: VolumeActivity()].manifestWanted = true
         store.state.unlock()
@@ -367,6 +380,9 @@ public final class Volume: @unchecked Sendable {
                 }
             }
             if rec.length != expected {
+                store.state.lock()
+                store.bumpLocked(name, count - 1)
+                store.state.unlock()
                 var fixed = rec
                 fixed.length = expected
                 fixed.state = .dirty
@@ -390,6 +406,8 @@ public final class Volume: @unchecked Sendable {
     private func sync(chunk n: Int) throws { try sync(chunks: [n]) }
 
     private func sync(chunks numbers: Set<Int>) throws {
+        // Nothing written since the last sync: nothing to make durable, and no new generation.
+        if numbers.isEmpty && !resized { return }
         for n in numbers {
             if let fd = files[n], fsync(fd) != 0 {
                 throw VolumeError(errno == ENOSPC ? .noSpace : .io, "sync of volume \(name): \(String(cString: strerror(errno)))")
@@ -425,6 +443,7 @@ public final class Volume: @unchecked Sendable {
             throw VolumeError(.io, "sync of volume \(name): the cache index failed: \(error)")
         }
         touched.subtract(numbers)
+        if touched.isEmpty { resized = false }
     }
 
     /// Makes the volume durable in the store: uploads its dirty chunks and its manifest, waiting at

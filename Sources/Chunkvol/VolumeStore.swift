@@ -235,6 +235,16 @@ public final class VolumeStore: @unchecked Sendable {
         }
     }
 
+    /// Waits (the state lock held) until no upload of the chunk is in flight.
+    func waitForUploadLocked(_ volume: String, _ number: Int) {
+        while activity[volume]?.inFlight.contains(number) == true { state.wait() }
+    }
+
+    /// A new version of the chunk (the state lock held): uploads queued for older ones are skipped.
+    func bumpLocked(_ volume: String, _ number: Int) {
+        activity[volume, default: VolumeActivity()].version[number, default: 0] += 1
+    }
+
     /// Queues chunk `number` of `volume` for upload at its current version.
     func queueUpload(_ volume: String, _ number: Int, length: UInt64) {
         state.lock()
@@ -280,7 +290,9 @@ public final class VolumeStore: @unchecked Sendable {
             state.lock()
             activity[volume]?.inFlight.remove(number)
             if let failure { activity[volume]?.failures[number] = failure } else { activity[volume]?.failures.removeValue(forKey: number) }
-            let again = activity[volume]?.again.removeValue(forKey: number)
+            var again = activity[volume]?.again.removeValue(forKey: number)
+            // Queued again for the very version this upload just stored: nothing more to send.
+            if let a = again, failure == nil, activity[volume]?.cleanVersion[number] == a.version { again = nil }
             state.broadcast()
             state.unlock()
             if let again, failure == nil { requeue(volume, number, length: again.length, version: again.version) }
@@ -383,10 +395,11 @@ public final class VolumeStore: @unchecked Sendable {
             }
             failures = names.flatMap { name in (activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
             let pending = names.reduce(0) { $0 + (activity[$1].map { $0.queued.count + $0.inFlight.count } ?? 0) }
+            let detail = names.map { n in "\(n): queued \(activity[n]?.queued.sorted() ?? []), in flight \(activity[n]?.inFlight.sorted() ?? []), engine \(engine.pending)" }.joined(separator: "; ")
             state.unlock()
             if !failures.isEmpty { throw VolumeError(.io, failures.joined(separator: "; ")) }
             if pending > 0 || Date() >= deadline {
-                throw VolumeError(.timedOut, "flush: chunk uploads still under way after \(Int(timeout)) s; they stay dirty in the cache")
+                throw VolumeError(.timedOut, "flush: chunk uploads still under way after \(Int(timeout)) s (\(detail)); they stay dirty in the cache")
             }
         }
         for name in names {

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import ObjectStore
+import Chunkvol
 
 @main
 struct Chunkctl: ParsableCommand {
@@ -18,7 +19,7 @@ struct Chunkctl: ParsableCommand {
 
         Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error; 3 the store is unreachable or refused the credentials.
         """,
-        subcommands: [StoreCommand.self])
+        subcommands: [Import.self, Export.self, Flush.self, Status.self, StoreCommand.self])
 
     static func main() {
         do {
@@ -67,6 +68,7 @@ struct Failure: Error {
         case let f as Failure: return f
         case let e as StoreError: return Failure(e)
         case let e as OptionError: return Failure(e.sentence, code: Failure.usage)
+        case let e as VolumeError: return Failure(e)
         default: return Failure(String(describing: error))
         }
     }

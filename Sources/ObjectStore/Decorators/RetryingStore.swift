@@ -23,6 +23,8 @@ public struct RetryPolicy: Sendable {
 }
 
 public struct RetryingStore: ObjectStore {
+    /// CHUNKVOL_TRACE=1 prints every retry and its cause on standard error (never a secret).
+    static let trace = ProcessInfo.processInfo.environment["CHUNKVOL_TRACE"] != nil
     public let inner: any ObjectStore
     public let policy: RetryPolicy
     public let ledger: RequestLedger?
@@ -45,6 +47,7 @@ public struct RetryingStore: ObjectStore {
                 let pause = policy.delay(beforeRetry: attempt)
                 guard Date().timeIntervalSince(start) + pause <= policy.deadline else { throw error }
                 attempt += 1
+                if RetryingStore.trace { FileHandle.standardError.write(Data("chunkvol: retry \(attempt) of \(kind) after: \(error)\n".utf8)) }
                 ledger?.recordRetry(kind)
                 Thread.sleep(forTimeInterval: pause)
             }

@@ -1,0 +1,171 @@
+// Volume verbs: import, export, flush, status. They open the VolumeStore the options name
+// (its cache from cache=) and go through the device, as a storage daemon would.
+import ArgumentParser
+import Foundation
+import Chunkvol
+import ObjectStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GlobalOptions {
+    func openVolumes() throws -> VolumeStore {
+        let options = try parsed()
+        do {
+            let store = try VolumeStore(options: options)
+            for w in store.stack.warnings { printError("chunkctl: " + w) }
+            return store
+        } catch let e as VolumeError { throw Failure(e) }
+    }
+}
+
+extension Failure {
+    init(_ e: VolumeError) {
+        switch e.kind {
+        case .invalid: self.init(e.sentence, code: Failure.usage)
+        case .accessDenied: self.init(e.sentence, code: Failure.unreachable)
+        default:
+            let unreachable = e.sentence.contains("cannot be reached") || e.sentence.contains("TLS failed")
+            self.init(e.sentence, code: unreachable ? Failure.unreachable : Failure.failed)
+        }
+    }
+}
+
+/// "requests: PUT 13, GET 0, ..." for the requests this run made.
+func requestLine(_ c: RequestCounts) -> String {
+    "requests: " + RequestKind.allCases.map { "\($0.rawValue) \(c[$0])" }.joined(separator: ", ")
+        + "; \(c.bytesUp) bytes up, \(c.bytesDown) down; \(c.retries) retries, \(c.failures) failures"
+}
+
+func volumeReporting<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as VolumeError { throw Failure(e) } catch { throw Failure.from(error) }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write FILE (or standard input) as the volume VOLUME, then flush it to the store.",
+        discussion: """
+        The bytes go through the device in 1 MiB writes: chunk files in the cache, uploads under the upload policy, then a flush that waits for every chunk and the manifest. An existing volume is replaced.
+
+        Example: chunkctl -o backend=s3,endpoint=http://127.0.0.1:7480,bucket=backups import Full-0001 ./Full-0001
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The volume's name.") var volume: String
+    @Argument(help: "The file to read, or - for standard input.") var file: String = "-"
+    @Option(help: "Seconds the final flush may take.") var timeout: Double = 3600
+
+    func run() throws {
+        let store = try global.openVolumes()
+        let input = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw Failure("cannot open \(file): \(String(cString: strerror(errno)))") }
+        defer { if input != 0 { close(input) } }
+        let started = Date()
+        let total: UInt64 = try volumeReporting {
+            let v = try store.open(volume, mode: [.write, .create, .truncate])
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var total: UInt64 = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw Failure("cannot read \(file): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { _ = try v.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                total += UInt64(n)
+            }
+            try v.flush(timeout: timeout)
+            try v.close()
+            return total
+        }
+        store.close(timeout: timeout)
+        let seconds = Date().timeIntervalSince(started)
+        print("imported \(volume): \(total) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(total) / 1_048_576 / max(seconds, 0.001))) MiB/s), flushed")
+        print(requestLine(store.requestCounts))
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read the volume VOLUME through the device into FILE (or standard output).",
+        discussion: "Chunks not in the cache are downloaded whole, with read-ahead, and checked against the manifest's SHA-256.\n\nExample: chunkctl export Full-0001 ./restored")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The volume's name.") var volume: String
+    @Argument(help: "Where to write it, or - for standard output.") var file: String = "-"
+
+    func run() throws {
+        let store = try global.openVolumes()
+        let output = file == "-" ? 1 : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw Failure("cannot write \(file): \(String(cString: strerror(errno)))") }
+        defer { if output != 1 { close(output) } }
+        try volumeReporting {
+            let v = try store.open(volume, mode: .read)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try v.read(into: $0) }
+                if n == 0 { break }
+                var done = 0
+                while done < n {
+                    let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
+                    if w < 0 && errno == EINTR { continue }
+                    guard w > 0 else { throw Failure("cannot write \(file): \(String(cString: strerror(errno)))") }
+                    done += w
+                }
+            }
+            try v.close()
+        }
+        store.close(timeout: 60)
+        if output != 1 { print(requestLine(store.requestCounts)) }
+    }
+}
+
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Upload the dirty chunks of VOLUME... (all volumes in the cache without one) and wait.",
+        discussion: "Exits 1 naming every chunk it could not upload; the chunks stay dirty in the cache and a later flush (or the next open of the store) sends them.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Volumes to flush (default: all in the cache).") var volumes: [String] = []
+    @Option(help: "Seconds to wait at most.") var timeout: Double = 3600
+
+    func run() throws {
+        let store = try global.openVolumes()
+        try volumeReporting { try store.flush(volumes, timeout: timeout) }
+        store.close(timeout: timeout)
+        print("flushed: " + (volumes.isEmpty ? "all volumes" : volumes.joined(separator: ", ")))
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the cache: folder, size and limit, dirty bytes, failed uploads, one line per volume.",
+        discussion: "Example: chunkctl -o backend=local,path=/srv/chunkvol,cache=/var/cache/chunkvol status --json")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let store = try global.openVolumes()
+        let (cached, dirty) = try volumeReporting { try store.cache.index.usage() }
+        let volumes = try volumeReporting { try store.cache.index.volumes() }
+        var rows: [[String: Any]] = []
+        for v in volumes {
+            let chunks = (try? store.cache.index.chunks(of: v.name)) ?? []
+            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            let live = chunks.filter { $0.number < count }
+            rows.append(["name": v.name, "size": v.size, "chunk_size": v.chunkSize, "chunks": count,
+                         "cached_chunks": live.filter(\.cached).count,
+                         "dirty_chunks": live.filter { $0.state != .clean }.count,
+                         "manifest_current": v.storedGeneration == v.generation,
+                         "errors": live.compactMap(\.error)])
+        }
+        if json {
+            try printJSON(["cache": store.configuration.cacheFolder, "cached_bytes": cached, "dirty_bytes": dirty,
+                           "limit_bytes": store.configuration.cacheSize, "volumes": rows])
+        } else {
+            print("cache \(store.configuration.cacheFolder): \(cached) bytes cached of \(store.configuration.cacheSize) allowed, \(dirty) dirty")
+            print("store \(store.stack.backend.name)")
+            for r in rows {
+                print("  \(r["name"]!): \(r["size"]!) bytes, \(r["chunks"]!) chunks of \(r["chunk_size"]!), \(r["cached_chunks"]!) cached, \(r["dirty_chunks"]!) dirty, manifest \((r["manifest_current"] as! Bool) ? "current" : "stale")")
+                for e in r["errors"] as! [String] { print("    failed: \(e)") }
+            }
+        }
+        store.close(timeout: 0)
+    }
+}
