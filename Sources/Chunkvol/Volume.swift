@@ -81,7 +81,8 @@ public final class Volume: @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try checkOpen("read", read: true)
         var done = 0
-        let sequential = lastReadEnd == position
+        // A read from the start (a restore, a label check) is taken as the start of a sequential run.
+        let sequential = lastReadEnd == position || position == 0
         while done < buffer.count && position < record.size {
             let n = Int(position / cs)
             let offset = position % cs

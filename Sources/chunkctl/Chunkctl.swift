@@ -19,7 +19,7 @@ struct Chunkctl: ParsableCommand {
 
         Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error; 3 the store is unreachable or refused the credentials.
         """,
-        subcommands: [Import.self, Export.self, Flush.self, Status.self, StoreCommand.self])
+        subcommands: [Import.self, Export.self, Flush.self, Evict.self, Status.self, StoreCommand.self])
 
     static func main() {
         do {

@@ -169,3 +169,18 @@ struct Status: ParsableCommand {
         store.close(timeout: 0)
     }
 }
+
+struct Evict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drop the clean chunks of VOLUME... (all volumes without one) from the cache; never a dirty one.",
+        discussion: "Reads of evicted chunks download them again, checked against the manifest.\n\nExample: chunkctl evict Full-0001")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Volumes to evict (default: all).") var volumes: [String] = []
+
+    func run() throws {
+        let store = try global.openVolumes()
+        let freed = try volumeReporting { try store.evict(volumes) }
+        store.close(timeout: 0)
+        print("evicted \(freed) bytes of clean chunks")
+    }
+}
