@@ -49,6 +49,8 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], path: "Tests/PlatformTests"),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ObjectStoreTests"),
+        // The crash test's child: writes, syncs, reports; the test SIGKILLs it.
+        .executableTarget(name: "chunkvol-crashwriter", dependencies: ["Chunkvol", "StoreTestSupport"], path: "Tests/CrashWriter"),
         .testTarget(name: "ChunkvolTests", dependencies: ["Chunkvol", "ChunkCache", "ObjectStore", "Platform", "StoreTestSupport"],
                     path: "Tests/ChunkvolTests"),
         // Against real servers started on 127.0.0.1 by Tests/servers/start-all.sh.

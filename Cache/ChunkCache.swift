@@ -90,19 +90,41 @@ public final class ChunkCache: @unchecked Sendable {
 public final class VolumeLock: @unchecked Sendable {
     private let fd: Int32
     public let path: String
+    /// Lock files held by handles of this process.
+    private static let heldLock = Mutex()
+    nonisolated(unsafe) private static var held: Set<String> = []
 
     /// Takes the lock or throws a CacheError naming the process that holds it.
     public init(cache: ChunkCache, volume: String) throws {
         path = cache.storeFolder + "/" + volume + ".lock"
+        let lockPath = path
+        let mine = VolumeLock.heldLock.withLock { () -> Bool in
+            if VolumeLock.held.contains(lockPath) { return true }
+            VolumeLock.held.insert(lockPath)
+            return false
+        }
+        if mine {
+            throw CacheError("volume \(volume) is open for writing by this process (pid \(getpid())); close that handle first", errno: EBUSY)
+        }
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CacheError("cannot open the lock file \(path): \(String(cString: strerror(errno)))", errno: errno) }
+        guard fd >= 0 else {
+            let e = errno
+            VolumeLock.heldLock.withLock { _ = VolumeLock.held.remove(lockPath) }
+            throw CacheError("cannot open the lock file \(path): \(String(cString: strerror(e)))", errno: e)
+        }
         var request = flock()
         request.l_type = Int16(F_WRLCK)
         request.l_whence = Int16(SEEK_SET)
         // OFD locks belong to this open file, so two threads of one process exclude each other too.
-        if fcntl(fd, 37 /* F_OFD_SETLK, which Glibc does not export to Swift */, &request) != 0 {
+        // A child this process is starting holds a copy of our descriptors until it execs: a lock
+        // released here may look taken for a moment, hence a short wait before saying busy.
+        var attempts = 0
+        while fcntl(fd, 37 /* F_OFD_SETLK, which Glibc does not export to Swift */, &request) != 0 {
+            attempts += 1
+            if attempts < 100 { usleep(10_000); continue }
             let holder = VolumeLock.holder(fd)
             close(fd)
+            VolumeLock.heldLock.withLock { _ = VolumeLock.held.remove(lockPath) }
             throw CacheError("volume \(volume) is open for writing by \(holder); close it there first", errno: EBUSY)
         }
         let pid = "\(getpid()) \(ProcessInfo.processInfo.processName)\n"
@@ -110,7 +132,11 @@ public final class VolumeLock: @unchecked Sendable {
         _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        let lockPath = path
+        VolumeLock.heldLock.withLock { _ = VolumeLock.held.remove(lockPath) }
+    }
 
     private static func holder(_ fd: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: 256)

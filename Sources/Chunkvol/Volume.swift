@@ -199,6 +199,9 @@ public final class Volume: @unchecked Sendable {
         rec.lastUse = Date().timeIntervalSince1970
         chunks[n] = rec
         touched.insert(n)
+        // The volume's size includes these bytes before any sync below records it.
+        let reached = UInt64(n) * cs + end
+        if reached > record.size { record.size = reached; resized = true }
         if rec.length == cs && end == cs && store.configuration.policy == .eachChunk {
             try sync(chunk: n)
             store.queueUpload(name, n, length: rec.length)

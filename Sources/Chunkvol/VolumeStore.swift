@@ -72,6 +72,7 @@ public final class VolumeStore: @unchecked Sendable {
             // The embedded default needs no set-up: its folder is made on first use.
             if stack.backend is LocalStore { try stack.backend.createContainer() }
         } catch { throw VolumeError.from(error, "opening the store") }
+        recoverVolumes()
         resumeUploads()
     }
 
@@ -218,6 +219,45 @@ public final class VolumeStore: @unchecked Sendable {
     }
 
     // MARK: Uploads
+
+    /// After a crash a volume may have chunks past its recorded size (uploaded or written before the
+    /// size was synced): they are not part of it. Their objects, records and files go, so the store
+    /// holds exactly the volume and the chunks concatenated are it. Volumes open for writing elsewhere
+    /// are left to their writer.
+    func recoverVolumes() {
+        guard let volumes = try? cache.index.volumes() else { return }
+        for v in volumes {
+            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            guard let chunks = try? cache.index.chunks(of: v.name) else { continue }
+            let lastLength = count == 0 ? 0 : v.size - UInt64(count - 1) * v.chunkSize
+            let lastWrong = chunks.first(where: { $0.number == count - 1 }).map { $0.length != lastLength } ?? false
+            guard lastWrong || chunks.contains(where: { $0.number >= count }) else { continue }
+            guard let lock = try? VolumeLock(cache: cache, volume: v.name) else { continue }
+            let beyond = chunks.filter { $0.number >= count }.map(\.number)
+            do {
+                try deleteKeys(beyond.map { layout.chunkKey(v.name, $0) })
+                try cache.index.removeChunks(v.name, from: count)
+                for n in beyond { cache.removeChunkFile(v.name, n) }
+                // The last chunk: its file and record cut to the volume's end.
+                if count > 0, var last = chunks.first(where: { $0.number == count - 1 }) {
+                    let expected = v.size - UInt64(count - 1) * v.chunkSize
+                    if last.length != expected {
+                        if last.cached { Glibc.truncate(cache.chunkPath(v.name, count - 1), off_t(expected)) }
+                        last.length = expected
+                        last.state = .dirty
+                        last.sha256 = nil
+                        try cache.index.save(last)
+                    }
+                }
+                var record = v
+                record.generation += 1
+                try cache.index.save(record)
+            } catch {
+                // The store may be away: the next open tries again; reads use the recorded size.
+            }
+            withExtendedLifetime(lock) {}
+        }
+    }
 
     /// Queues every dirty chunk of the store's volumes (at open: what a crash or an outage left).
     func resumeUploads() {

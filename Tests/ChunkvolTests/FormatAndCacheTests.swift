@@ -132,7 +132,7 @@ import StoreTestSupport
         let store = try VolumeStore(options: "backend=local,path=\(folder.path)/store,cache=\(folder.path)/cache", environment: [:])
         let first = try store.open("L", mode: [.write, .create])
         #expect { _ = try store.open("L", mode: [.write]) } throws: {
-            ($0 as? VolumeError)?.kind == .busy && "\($0)".contains("process \(getpid())")
+            ($0 as? VolumeError)?.kind == .busy && "\($0)".contains("pid \(getpid())")
         }
         let reader = try store.open("L", mode: .read)   // readers any number
         try reader.close()
