@@ -24,7 +24,7 @@ import Glibc
         var killedAfterASync = 0
         for trial in 0..<trials {
             let volume = "crash-\(trial)"
-            let total = 400_000
+            let total = 1_500_000
             let seed = UInt64(trial + 1)
             let out = folder.path + "/out-\(trial)"
             let pid = try ChildProcess.spawn(CrashTests.writer, [options, volume, String(seed), String(total)],
