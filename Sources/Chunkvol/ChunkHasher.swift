@@ -48,20 +48,13 @@ final class ChunkHasher: @unchecked Sendable {
     static func hashFile(_ fd: Int32, length: UInt64, kinds: ChecksumKinds) throws -> Checksums {
         var sha = Digest(.sha256)
         var md5: Digest? = kinds.contains(.md5) ? Digest(.md5) : nil
-        let blockSize = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 16)
-        defer { buffer.deallocate() }
-        var done: UInt64 = 0
-        while done < length {
-            let n = pread(fd, buffer.baseAddress, Int(min(UInt64(blockSize), length - done)), off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw VolumeError(.io, "cannot read a chunk file to hash it: " + (n == 0 ? "it is shorter than its record" : String(cString: strerror(errno))))
+        do {
+            try FileRegion.forEachBlock(fd, length: length) { block, _ in
+                sha.update(block)
+                md5?.update(block)
             }
-            let part = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            sha.update(part)
-            md5?.update(part)
-            done += UInt64(n)
+        } catch {
+            throw VolumeError(.io, "cannot read a chunk file to hash it: \(error)")
         }
         return Checksums(sha256: sha.finish(), md5: md5.take()?.finish())
     }

@@ -234,21 +234,13 @@ public final class LocalStore: ObjectStore, @unchecked Sendable {
         case .bytes(let b):
             try b.withUnsafeBytes { observe($0); try writeAll(out, $0, at: 0, what: what, key: key) }
         case .file(let fd, let offset, let length):
-            let blockSize = 1 << 20
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 16)
-            defer { buffer.deallocate() }
-            var done: UInt64 = 0
-            while done < length {
-                let n = pread(fd, buffer.baseAddress, Int(min(UInt64(blockSize), length - done)), off_t(offset + done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else {
-                    throw StoreError(.io, "\(what): cannot read the file to upload: "
-                                     + (n == 0 ? "it ended early" : String(cString: strerror(errno))), key: key)
+            do {
+                try FileRegion.forEachBlock(fd, offset: offset, length: length) { block, at in
+                    observe(block)
+                    try writeAll(out, block, at: at, what: what, key: key)
                 }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                observe(chunk)
-                try writeAll(out, chunk, at: done, what: what, key: key)
-                done += UInt64(n)
+            } catch let e as FileRegion.ReadError {
+                throw StoreError(.io, "\(what): cannot read the file to upload: \(e)", key: key)
             }
         }
     }

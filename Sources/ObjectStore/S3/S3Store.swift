@@ -38,33 +38,21 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         if let md5 = checksums.md5 { headers.append(("Content-MD5", Data(md5).base64EncodedString())) }
         let r = try send("PUT", key: key, headers: headers, body: body, payloadHash: payloadHash, kind: .PUT, what: "upload of \(key)")
         guard r.isSuccess else { throw error(r, key: key, what: "upload of \(key)") }
-        return ObjectInfo(key: key, size: body.length, etag: r.header("etag").map(S3Store.unquote))
+        return ObjectInfo(key: key, size: body.length, etag: r.header("etag").map(HTTPObject.unquote))
     }
 
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
-        var headers: [(name: String, value: String)] = []
-        if let range { headers.append(("Range", "bytes=\(range.first)-\(range.last)")) }
-        let httpSink: ResponseSink
-        switch sink {
-        case .memory: httpSink = .buffer
-        case .file(let fd, let offset): httpSink = .file(descriptor: fd, offset: offset)
-        }
-        let r = try send("GET", key: key, headers: headers, sink: httpSink, kind: .GET, what: "download of \(key)")
-        guard r.isSuccess else { throw error(r, key: key, what: "download of \(key)") }
-        let size = S3Store.totalSize(r) ?? r.bodyLength
-        if let expected = r.header("content-length").flatMap(UInt64.init), expected != r.bodyLength {
-            throw StoreError(.connectionLost, "download of \(key) ended after \(r.bodyLength) of \(expected) bytes", key: key)
-        }
-        let info = ObjectInfo(key: key, size: size, etag: r.header("etag").map(S3Store.unquote))
-        if case .memory = sink { return GetResult(info: info, bytes: r.body, length: r.bodyLength) }
-        return GetResult(info: info, bytes: [], length: r.bodyLength)
+        let what = "download of \(key)"
+        let r = try send("GET", key: key, headers: HTTPObject.rangeHeaders(range), sink: sink.responseSink, kind: .GET, what: what)
+        guard r.isSuccess else { throw error(r, key: key, what: what) }
+        return try HTTPObject.result(r, key: key, sink: sink, what: what)
     }
 
     public func head(_ key: String) throws -> ObjectInfo {
         let r = try send("HEAD", key: key, kind: .HEAD, what: "HEAD of \(key)")
         guard r.isSuccess else { throw error(r, key: key, what: "HEAD of \(key)") }
         return ObjectInfo(key: key, size: r.header("content-length").flatMap(UInt64.init) ?? 0,
-                          etag: r.header("etag").map(S3Store.unquote))
+                          etag: r.header("etag").map(HTTPObject.unquote))
     }
 
     public func delete(_ key: String) throws {
@@ -107,7 +95,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
             throw StoreError(.protocolError, "the listing of \(configuration.bucket) is not a ListBucketResult document", status: r.status)
         }
         let objects = doc.children("Contents").map { c in
-            ObjectInfo(key: c["Key"] ?? "", size: c["Size"].flatMap(UInt64.init) ?? 0, etag: c["ETag"].map(S3Store.unquote))
+            ObjectInfo(key: c["Key"] ?? "", size: c["Size"].flatMap(UInt64.init) ?? 0, etag: c["ETag"].map(HTTPObject.unquote))
         }
         let truncated = doc["IsTruncated"] == "true"
         let next = truncated ? doc["NextContinuationToken"] : nil
@@ -231,14 +219,6 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
 
     private func error(_ r: HTTPResponse, key: String?, what: String) -> StoreError {
         S3Error.storeError(r, key: key, bucket: configuration.bucket, what: what)
-    }
-
-    static func unquote(_ s: String) -> String { s.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
-
-    static func totalSize(_ r: HTTPResponse) -> UInt64? {
-        // Content-Range: bytes 0-99/1234
-        guard let range = r.header("content-range"), let slash = range.lastIndex(of: "/") else { return nil }
-        return UInt64(range[range.index(after: slash)...])
     }
 
     static func serverTime(_ r: HTTPResponse, _ e: S3Error) -> Date? {

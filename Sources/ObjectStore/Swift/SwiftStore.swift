@@ -33,27 +33,14 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
         }
         if r.status == 404 { throw containerMissing(404) }
         guard r.isSuccess else { throw error(r, key: key, what: what) }
-        return ObjectInfo(key: key, size: body.length, etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
+        return ObjectInfo(key: key, size: body.length, etag: r.header("etag").map(HTTPObject.unquote))
     }
 
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
         let what = "download of \(key)"
-        var headers: [(name: String, value: String)] = []
-        if let range { headers.append(("Range", "bytes=\(range.first)-\(range.last)")) }
-        let httpSink: ResponseSink
-        switch sink {
-        case .memory: httpSink = .buffer
-        case .file(let fd, let offset): httpSink = .file(descriptor: fd, offset: offset)
-        }
-        let r = try send("GET", path: objectPath(key), headers: headers, sink: httpSink, kind: .GET, what: what)
+        let r = try send("GET", path: objectPath(key), headers: HTTPObject.rangeHeaders(range), sink: sink.responseSink, kind: .GET, what: what)
         guard r.isSuccess else { throw error(r, key: key, what: what) }
-        if let expected = r.header("content-length").flatMap(UInt64.init), expected != r.bodyLength {
-            throw StoreError(.connectionLost, "\(what) ended after \(r.bodyLength) of \(expected) bytes", key: key)
-        }
-        let size = S3Store.totalSize(r) ?? r.bodyLength
-        let info = ObjectInfo(key: key, size: size, etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
-        if case .memory = sink { return GetResult(info: info, bytes: r.body, length: r.bodyLength) }
-        return GetResult(info: info, bytes: [], length: r.bodyLength)
+        return try HTTPObject.result(r, key: key, sink: sink, what: what)
     }
 
     public func head(_ key: String) throws -> ObjectInfo {
@@ -61,7 +48,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
         let r = try send("HEAD", path: objectPath(key), kind: .HEAD, what: what)
         guard r.isSuccess else { throw error(r, key: key, what: what) }
         return ObjectInfo(key: key, size: r.header("content-length").flatMap(UInt64.init) ?? 0,
-                          etag: r.header("etag").map { $0.trimmingCharacters(in: ["\""]) })
+                          etag: r.header("etag").map(HTTPObject.unquote))
     }
 
     public func delete(_ key: String) throws {
