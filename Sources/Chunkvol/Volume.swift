@@ -160,7 +160,9 @@ public final class Volume: @unchecked Sendable {
         guard bytes.count > 0 else { return 0 }
         let (end, overflow) = position.addingReportingOverflow(UInt64(bytes.count))
         guard !overflow, end <= UInt64(Int64.max) else { throw VolumeError(.invalid, "write to volume \(name) past the largest offset") }
-        try store.waitForSpace(adding: UInt64(bytes.count), volume: name)
+        // Chunks written since the last sync are dirty too, though the index does not know them yet.
+        let unsynced = touched.reduce(UInt64(0)) { $0 + (chunks[$1]?.length ?? 0) }
+        try store.waitForSpace(adding: UInt64(bytes.count) + unsynced, volume: name)
         if position > record.size { try extend(to: position) }
         var done = 0
         while done < bytes.count {
@@ -232,7 +234,12 @@ public final class Volume: @unchecked Sendable {
             store.waitForUploadLocked(name, n)
             var rec: ChunkRecord
             do {
-                rec = try store.cache.index.chunk(name, n) ?? chunks[n]!
+                // The index's record if it has one; this handle's own (unsynced) one otherwise, and
+                // this handle's length when it knows more (written since its last sync).
+                let mine = chunks[n]!
+                rec = try store.cache.index.chunk(name, n) ?? mine
+                if mine.length > rec.length && rec.cached { rec.length = mine.length }
+                var changed = false
                 if !rec.cached && start == 0 && end >= rec.length {
                     // The write replaces all of it: no need to fetch the old bytes.
                     if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
@@ -240,13 +247,15 @@ public final class Volume: @unchecked Sendable {
                     ftruncate(fd, 0)
                     createdFiles = true
                     rec.cached = true
+                    changed = true
                 }
                 if rec.cached && rec.state == .clean {
                     // Dirty in the index before its bytes change: a crash must never leave changed bytes marked clean.
                     rec.state = .dirty
                     rec.sha256 = nil
+                    changed = true
                 }
-                if rec.cached { try store.cache.index.save(rec) }
+                if changed { try store.cache.index.save(rec) }
             } catch {
                 store.state.unlock()
                 throw VolumeError.from(error, "write \(name)")

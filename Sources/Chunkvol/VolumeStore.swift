@@ -322,6 +322,13 @@ public final class VolumeStore: @unchecked Sendable {
         if let h = activity[volume]?.hashers[number], h.version == version {
             known = h.sums(length: length, kinds: store.checksumKinds)
         }
+        // Stored at this very version already (queued again just as its upload finished): skip.
+        if activity[volume]?.cleanVersion[number] == version, current == version,
+           (try? cache.index.chunk(volume, number))??.state == .clean {
+            state.broadcast()
+            state.unlock()
+            return
+        }
         activity[volume]?.inFlight.insert(number)
         state.unlock()
         var failure: String? = nil

@@ -14,6 +14,12 @@ import StoreTestSupport
         #expect(stats.writes > 50 && stats.reads > 30 && stats.reopens > 5)
     }
 
+    @Test func manualPolicyMatchesTheModel() throws {
+        let folder = TemporaryFolder("model")
+        _ = try runVolumeModel(storeOptions: "backend=local,path=\(folder.path)/store", environment: [:],
+                               cacheFolder: folder.path + "/cache", seed: 8, steps: 200, policy: "manual")
+    }
+
     @Test func onClosePolicyMatchesTheModel() throws {
         let folder = TemporaryFolder("model")
         _ = try runVolumeModel(storeOptions: "backend=local,path=\(folder.path)/store", environment: [:],

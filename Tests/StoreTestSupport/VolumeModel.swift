@@ -98,12 +98,23 @@ public func runVolumeModel(storeOptions: String, environment: [String: String], 
             stats.reopens += 1
         }
         try check(volume.size == UInt64(model.count), "step \(step) (op \(op)): size \(volume.size), model \(model.count)")
+        if trace, let r = try? store.cache.index.chunk(name, 13) { print("   chunk13 \(r.length) \(r.state) cached \(r.cached)") }
         if step % 25 == 0 { try checkAll(volume, step) }
     }
     try checkAll(volume, steps)
     try volume.flush(timeout: 60)
     try volume.close()
     _ = store.close(timeout: 60)
+    // On the store: exactly the volume's chunks (truncates removed the rest), concatenated the model.
+    let objects = try store.stack.store.listAll(prefix: store.layout.chunkPrefix(name))
+    try check(objects.map(\.key) == (0..<objects.count).map { store.layout.chunkKey(name, $0) },
+              "the store holds chunks \(objects.map(\.key)), not 0..<\(objects.count) in order")
+    let stored = try objects.flatMap { try store.stack.store.get($0.key, range: nil, into: .memory).bytes }
+    if stored != model {
+        let lengths = objects.map { "\($0.key.split(separator: "/").last!):\($0.size)" }
+        let records = ((try? store.cache.index.chunks(of: name)) ?? []).map { "\($0.number):\($0.length):\($0.state.rawValue)" }
+        throw CheckFailure("the chunk objects concatenated (\(stored.count) bytes) differ from the model (\(model.count)); store \(lengths); index \(records)")
+    }
     return stats
 }
 
