@@ -48,6 +48,9 @@ public final class VolumeStore: @unchecked Sendable {
     /// Grows whenever a chunk file is removed or replaced (eviction, a download installed): open
     /// handles then drop the descriptors they keep, which may name files no longer in the cache.
     private let epochLock = Mutex()
+    /// Uploads that had to read their chunk file to hash it (sequential writes never should).
+    private var hashedFromFile = 0
+    var uploadsHashedFromFile: Int { epochLock.withLock { hashedFromFile } }
     private var epoch = 0
     var fileEpoch: Int { epochLock.withLock { epoch } }
     func filesChanged() { epochLock.withLock { epoch += 1 } }
@@ -351,6 +354,7 @@ public final class VolumeStore: @unchecked Sendable {
         do {
             let fd = try cache.openChunk(volume, number, create: false)
             defer { Glibc.close(fd) }
+            if known == nil { epochLock.withLock { hashedFromFile += 1 } }
             let checksums = try known ?? ChunkHasher.hashFile(fd, length: length, kinds: store.checksumKinds)
             sha = checksums.sha256
             // Only state and error: the record's length is the writer's, and may be newer than this job.

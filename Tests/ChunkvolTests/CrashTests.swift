@@ -15,6 +15,23 @@ import Glibc
         URL(fileURLWithPath: ChildProcess.chunkctl).deletingLastPathComponent().appendingPathComponent("chunkvol-crashwriter").path
     }
 
+    @Test func aWriterInAnotherProcessIsNamed() throws {
+        let folder = TemporaryFolder("other")
+        let options = "backend=local,path=\(folder.path)/store,cache=\(folder.path)/cache,chunksize=64K,upload=manual"
+        let out = folder.path + "/out"
+        let pid = try ChildProcess.spawn(CrashTests.writer, [options, "Busy-0001", "1", String(400 << 20)], environment: [:],
+                                         stdout: out, stderr: folder.path + "/err")
+        defer { kill(pid, SIGKILL); _ = ChildProcess.wait(pid) }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("synced") { usleep(20_000) }
+        let store = try VolumeStore(options: options, environment: [:])
+        #expect { _ = try store.open("Busy-0001", mode: [.write]) } throws: { error in
+            (error as? VolumeError)?.kind == .busy && "\(error)".contains("process \(pid)") && "\(error)".contains("crashwriter")
+        }
+        let reader = try store.open("Busy-0001", mode: .read)   // readers are not held back
+        try reader.close()
+    }
+
     @Test func syncedBytesSurviveSIGKILL() throws {
         let trials = Int(ProcessInfo.processInfo.environment["CRASH_TRIALS"] ?? "") ?? 50
         let folder = TemporaryFolder("crash")

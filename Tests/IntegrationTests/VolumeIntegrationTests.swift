@@ -124,6 +124,8 @@ import StoreTestSupport
         }
         let dirty = try store.stat("outage").dirtyChunks
         #expect(dirty > 0)
+        // The failure is kept beside the chunk (chunkctl status shows it) until an upload succeeds.
+        #expect(try store.cache.index.chunks(of: "outage").contains { $0.state == .dirty && $0.error?.contains("503") == true })
         try proxy.setRules("[]")   // back
         try v.flush(timeout: 60)
         try v.close()
