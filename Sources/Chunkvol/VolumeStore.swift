@@ -330,6 +330,8 @@ public final class VolumeStore: @unchecked Sendable {
            (try? cache.index.chunk(volume, number))??.state == .clean {
             state.broadcast()
             state.unlock()
+            // This may have been the volume's last job: its manifest must not wait for another.
+            maybeWriteManifest(volume)
             return
         }
         activity[volume]?.inFlight.insert(number)
