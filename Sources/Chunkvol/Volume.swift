@@ -478,16 +478,17 @@ public final class Volume: @unchecked Sendable {
         var failure: Error? = nil
         if mode.contains(.write) {
             do { try sync() } catch { failure = error }
-            store.state.lock()
-            store.activity[name, default: VolumeActivity()].writerOpen = false
-            store.state.unlock()
             if store.configuration.policy != .manual {
                 let count = chunkCount
                 for rec in (try? store.cache.index.chunks(of: name)) ?? [] where rec.state != .clean && rec.number < count {
                     store.queueUpload(name, rec.number, length: rec.length)
                 }
-                store.maybeWriteManifest(name)
             }
+            // Only now may an upload's end write the manifest: every dirty chunk is queued.
+            store.state.lock()
+            store.activity[name, default: VolumeActivity()].writerOpen = false
+            store.state.unlock()
+            if store.configuration.policy != .manual { store.maybeWriteManifest(name) }
         }
         for fd in files.values { Glibc.close(fd) }
         files.removeAll()

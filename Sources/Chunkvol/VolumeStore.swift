@@ -389,18 +389,27 @@ public final class VolumeStore: @unchecked Sendable {
         if ready { activity[volume]?.manifestWanted = false }
         state.unlock()
         guard ready else { return }
-        do { try writeManifest(volume) } catch {
+        do {
+            if try !writeManifest(volume) {
+                // A chunk is not clean yet (its upload is about to be queued): the manifest waits
+                // for that upload, whose end calls here again.
+                state.lock(); activity[volume]?.manifestWanted = true; state.unlock()
+            }
+        } catch {
             state.lock(); activity[volume]?.manifestError = "\(error)"; state.broadcast(); state.unlock()
         }
     }
 
     /// PUTs the manifest of `volume` if every chunk is clean and the manifest on the store is older.
-    func writeManifest(_ volume: String) throws {
-        guard let v = try cache.index.volume(volume) else { return }
-        guard v.storedGeneration != v.generation else { return }
+    /// Returns false when a chunk is not clean yet (nothing written); true when the store's manifest
+    /// is current (written now, or already).
+    @discardableResult
+    func writeManifest(_ volume: String) throws -> Bool {
+        guard let v = try cache.index.volume(volume) else { return true }
+        guard v.storedGeneration != v.generation else { return true }
         let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
         let chunks = try cache.index.chunks(of: volume).filter { $0.number < count }
-        guard chunks.count == count, chunks.allSatisfy({ $0.state == .clean && $0.sha256 != nil }) else { return }
+        guard chunks.count == count, chunks.allSatisfy({ $0.state == .clean && $0.sha256 != nil }) else { return false }
         let formatter = ISO8601DateFormatter()
         let m = Manifest(volume: volume, chunkSize: v.chunkSize, size: v.size, chunkCount: count, generation: v.generation,
                          updated: formatter.string(from: Date(timeIntervalSince1970: v.updatedAt)),
@@ -412,6 +421,7 @@ public final class VolumeStore: @unchecked Sendable {
             now.storedGeneration = v.generation
             try cache.index.saveUnlocked(now)
         }
+        return true
     }
 
     /// Uploads every dirty chunk of `volumes` (all when empty), waits for them and writes the

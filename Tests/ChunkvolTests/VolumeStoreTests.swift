@@ -79,3 +79,20 @@ final class Failures: @unchecked Sendable {
     func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
+
+@Suite struct ManifestTimingTests {
+    /// The manifest follows every close, however the uploads' ends and the close interleave.
+    @Test func everyCloseEndsWithAManifest() throws {
+        let folder = TemporaryFolder("manifest")
+        for round in 0..<40 {
+            let options = "backend=local,path=\(folder.path)/store,cache=\(folder.path)/cache-\(round),chunksize=4K,uploads=4"
+            let store = try VolumeStore(options: options, environment: [:])
+            let v = try store.open("M-\(round)", mode: [.write, .create])
+            for at in stride(from: 0, to: 11 * 4096 + 100, by: 3000) { try v.write(randomBytes(3000, seed: UInt64(at))) }
+            try v.close()
+            #expect(store.close(timeout: 30))
+            let manifest = try? LocalStore(root: folder.path + "/store").head(".chunkvol/M-\(round).json")
+            #expect(manifest != nil, "round \(round): no manifest after close")
+        }
+    }
+}
