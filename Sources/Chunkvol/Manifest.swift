@@ -39,7 +39,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         guard m.format == "chunkvol-manifest" else { throw bad("format is \(m.format)") }
         guard m.version == 1 else { throw bad("version \(m.version) is not known to this chunkvol") }
         guard m.chunkSize >= 4096 else { throw bad("chunk size \(m.chunkSize)") }
-        let expected = m.size == 0 ? 0 : Int((m.size + m.chunkSize - 1) / m.chunkSize)
+        let expected = VolumeLayout.chunkCount(size: m.size, chunkSize: m.chunkSize)
         guard m.chunkCount == expected, m.chunks.count == expected else {
             throw bad("\(m.chunks.count) chunks listed, \(m.chunkCount) counted, \(expected) expected for \(m.size) bytes")
         }

@@ -36,7 +36,7 @@ public final class Volume: @unchecked Sendable {
     public var size: UInt64 { record.size }
     public var chunkSize: UInt64 { record.chunkSize }
     private var cs: UInt64 { record.chunkSize }
-    private var chunkCount: Int { record.size == 0 ? 0 : Int((record.size + cs - 1) / cs) }
+    private var chunkCount: Int { record.chunkCount }
 
     init(store: VolumeStore, record: VolumeRecord, mode: OpenMode, lock: VolumeLock?) {
         self.store = store; self.record = record; self.mode = mode; self.lock = lock; self.name = record.name
@@ -298,8 +298,7 @@ public final class Volume: @unchecked Sendable {
             let length = upto - UInt64(n) * cs
             let fd = try prepareForWrite(n, coversFrom: offset, to: offset)
             store.state.lock()
-            store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
-            store.activity[name]?.hashers.removeValue(forKey: n)
+            store.invalidateLocked(name, n)
             store.activity[name]?.manifestWanted = true
             store.state.unlock()
             // Bytes past the old end may hold what an unsynced write left: cut, then grow with zeros.
@@ -340,10 +339,7 @@ public final class Volume: @unchecked Sendable {
                 throw VolumeError.from(error, "truncate of volume \(name)")
             }
             store.state.lock()
-            for n in keep..<oldCount {
-                store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
-                store.activity[name]?.hashers.removeValue(forKey: n)
-            }
+            for n in keep..<oldCount { store.invalidateLocked(name, n) }
             store.state.unlock()
             for n in keep..<oldCount {
                 if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
@@ -359,8 +355,7 @@ public final class Volume: @unchecked Sendable {
             if let rec = chunks[n], rec.length > cut {
                 let fd = try prepareForWrite(n, coversFrom: cut, to: cut)
                 store.state.lock()
-                store.activity[name, default: VolumeActivity()].version[n, default: 0] += 1
-                store.activity[name]?.hashers.removeValue(forKey: n)
+                store.invalidateLocked(name, n)
                 store.state.unlock()
                 guard ftruncate(fd, off_t(cut)) == 0 else { throw VolumeError(.io, "truncate of volume \(name): \(String(cString: strerror(errno)))") }
                 chunks[n]!.length = cut

@@ -1,10 +1,17 @@
 // Names on the store (Spec/format.md): chunk n of volume V is `<prefix>V/<n>`, n in decimal
 // zero-padded to at least 4 digits; the manifest is `<prefix>.chunkvol/V.json`.
+import ChunkCache
+
 public struct VolumeLayout: Sendable {
     public let prefix: String
     public static let maxNameBytes = 200
 
     public init(prefix: String) { self.prefix = prefix }
+
+    /// Chunks of a volume of `size` bytes: every one full but the last; none for an empty volume.
+    public static func chunkCount(size: UInt64, chunkSize: UInt64) -> Int {
+        size == 0 ? 0 : Int((size + chunkSize - 1) / chunkSize)
+    }
 
     public func chunkKey(_ volume: String, _ number: Int) -> String {
         let digits = String(number)
@@ -39,4 +46,8 @@ public struct VolumeLayout: Sendable {
             throw bad("it contains a control character")
         }
     }
+}
+
+public extension VolumeRecord {
+    var chunkCount: Int { VolumeLayout.chunkCount(size: size, chunkSize: chunkSize) }
 }

@@ -127,7 +127,7 @@ public final class VolumeStore: @unchecked Sendable {
         try VolumeLayout.validate(name)
         guard let v = try knownVolume(name) else { throw VolumeError(.notFound, "no volume \(name) on \(store.name)") }
         let chunks = try indexed("stat \(name)") { try cache.index.chunks(of: name) }
-        let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+        let count = v.chunkCount
         return VolumeStat(name: name, size: v.size, chunkSize: v.chunkSize, chunks: count,
                           dirtyChunks: chunks.filter { $0.state != .clean && $0.number < count }.count, updatedAt: v.updatedAt)
     }
@@ -230,7 +230,7 @@ public final class VolumeStore: @unchecked Sendable {
     func recoverVolumes() {
         guard let volumes = try? cache.index.volumes() else { return }
         for v in volumes {
-            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            let count = v.chunkCount
             guard let chunks = try? cache.index.chunks(of: v.name) else { continue }
             let lastLength = count == 0 ? 0 : v.size - UInt64(count - 1) * v.chunkSize
             let lastWrong = chunks.first(where: { $0.number == count - 1 }).map { $0.length != lastLength } ?? false
@@ -268,7 +268,7 @@ public final class VolumeStore: @unchecked Sendable {
         let byVolume = Dictionary(grouping: dirty, by: \.volume)
         for (volume, chunks) in byVolume {
             guard let v = try? cache.index.volume(volume) else { continue }
-            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            let count = v.chunkCount
             state.lock()
             activity[volume, default: VolumeActivity()].manifestWanted = true
             state.unlock()
@@ -286,6 +286,13 @@ public final class VolumeStore: @unchecked Sendable {
     /// A new version of the chunk (the state lock held): uploads queued for older ones are skipped.
     func bumpLocked(_ volume: String, _ number: Int) {
         activity[volume, default: VolumeActivity()].version[number, default: 0] += 1
+    }
+
+    /// A chunk's bytes change other than by an append (the state lock held): a new version, and the
+    /// checksums kept for it while it was written in order are no longer its.
+    func invalidateLocked(_ volume: String, _ number: Int) {
+        bumpLocked(volume, number)
+        activity[volume]?.hashers.removeValue(forKey: number)
     }
 
     /// Queues chunk `number` of `volume` for upload at its current version.
@@ -407,7 +414,7 @@ public final class VolumeStore: @unchecked Sendable {
     func writeManifest(_ volume: String) throws -> Bool {
         guard let v = try cache.index.volume(volume) else { return true }
         guard v.storedGeneration != v.generation else { return true }
-        let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+        let count = v.chunkCount
         let chunks = try cache.index.chunks(of: volume).filter { $0.number < count }
         guard chunks.count == count, chunks.allSatisfy({ $0.state == .clean && $0.sha256 != nil }) else { return false }
         let formatter = ISO8601DateFormatter()
@@ -443,7 +450,7 @@ public final class VolumeStore: @unchecked Sendable {
                 guard let v = try indexed("flush \(name)", { try cache.index.volume(name) }) else {
                     throw VolumeError(.notFound, "flush: no volume \(name) in the cache")
                 }
-                let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+                let count = v.chunkCount
                 for c in try indexed("flush \(name)", { try cache.index.chunks(of: name) }) where c.state != .clean && c.number < count {
                     queueUpload(name, c.number, length: c.length)
                     dirty += 1

@@ -147,7 +147,7 @@ struct Status: ParsableCommand {
         var rows: [[String: Any]] = []
         for v in volumes {
             let chunks = (try? store.cache.index.chunks(of: v.name)) ?? []
-            let count = v.size == 0 ? 0 : Int((v.size + v.chunkSize - 1) / v.chunkSize)
+            let count = v.chunkCount
             let live = chunks.filter { $0.number < count }
             rows.append(["name": v.name, "size": v.size, "chunk_size": v.chunkSize, "chunks": count,
                          "cached_chunks": live.filter(\.cached).count,
