@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Chunkvol", dependencies: ["Platform", "ObjectStore", "ChunkCache", "Transfer"],
                 path: "Sources/Chunkvol"),
         .executableTarget(name: "chunkctl", dependencies: [
-            "Chunkvol", "ObjectStore", "Platform",
+            "Chunkvol", "ChunkCache", "ObjectStore", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/chunkctl"),
 

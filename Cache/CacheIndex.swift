@@ -13,6 +13,8 @@ public enum ChunkState: String, Sendable, Codable {
     case uploading
     /// The same bytes as the store, with the checksum the store confirmed. May be evicted.
     case clean
+
+    public static let allStates: [ChunkState] = [.dirty, .uploading, .clean]
 }
 
 public struct ChunkRecord: Sendable, Equatable {
@@ -256,16 +258,49 @@ public final class CacheIndex: @unchecked Sendable {
 
     // MARK: Counters
 
-    /// Adds one ledger delta to the persistent counters of `volume` ("" for requests of no volume).
-    public func addCounts(volume: String, kind: RequestKind, _ d: RequestCounts, day: String) throws {
+    /// Adds ledger deltas to the persistent counters, per volume ("" for requests of no volume),
+    /// kind and day (YYYY-MM-DD, UTC), in one transaction.
+    public func addCounts(_ batch: [(volume: String, kind: RequestKind, day: String, counts: RequestCounts)]) throws {
+        try lock.withLock {
+            try db.transaction {
+                for (volume, kind, day, d) in batch {
+                    try db.query("""
+                        INSERT INTO counters (store, volume, kind, day, requests, bytes_up, bytes_down, retries, failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (store, volume, kind, day) DO UPDATE SET requests = requests + excluded.requests,
+                            bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
+                            retries = retries + excluded.retries, failures = failures + excluded.failures
+                        """, [.text(store), .text(volume), .text(kind.rawValue), .text(day), .integer(Int64(d.total)),
+                              .integer(Int64(d.bytesUp)), .integer(Int64(d.bytesDown)), .integer(Int64(d.retries)), .integer(Int64(d.failures))])
+                }
+            }
+        }
+    }
+
+    /// Counters per volume and kind, totals since the cache was made (for monitoring).
+    public func countsByKind() throws -> [(volume: String, kind: RequestKind, counts: RequestCounts)] {
         try lock.withLock {
             try db.query("""
-                INSERT INTO counters (store, volume, kind, day, requests, bytes_up, bytes_down, retries, failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (store, volume, kind, day) DO UPDATE SET requests = requests + excluded.requests,
-                    bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
-                    retries = retries + excluded.retries, failures = failures + excluded.failures
-                """, [.text(store), .text(volume), .text(kind.rawValue), .text(day), .integer(Int64(d.total)),
-                      .integer(Int64(d.bytesUp)), .integer(Int64(d.bytesDown)), .integer(Int64(d.retries)), .integer(Int64(d.failures))])
+                SELECT volume, kind, SUM(requests), SUM(bytes_up), SUM(bytes_down), SUM(retries), SUM(failures)
+                FROM counters WHERE store = ? GROUP BY volume, kind ORDER BY volume, kind
+                """, [.text(store)]).compactMap { row in
+                guard let kind = RequestKind(rawValue: row[1].text) else { return nil }
+                var c = RequestCounts()
+                c.requests[kind] = Int(row[2].int)
+                c.bytesUp = UInt64(row[3].int); c.bytesDown = UInt64(row[4].int)
+                c.retries = Int(row[5].int); c.failures = Int(row[6].int)
+                return (row[0].text, kind, c)
+            }
+        }
+    }
+
+    /// How many of this store's chunk records are in each state.
+    public func chunkStates() throws -> [ChunkState: Int] {
+        try lock.withLock {
+            var out: [ChunkState: Int] = [:]
+            for row in try db.query("SELECT state, COUNT(*) FROM chunks WHERE store = ? GROUP BY state", [.text(store)]) {
+                if let s = ChunkState(rawValue: row[0].text) { out[s] = Int(row[1].int) }
+            }
+            return out
         }
     }
 

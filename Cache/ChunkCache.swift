@@ -24,8 +24,9 @@ public final class ChunkCache: @unchecked Sendable {
     public let index: CacheIndex
 
     /// Opens (creating) the cache folder for the store named by `storeIdentity` (such as
-    /// "s3 http://host:port bucket b prefix p"). Interrupted uploads are turned back into dirty chunks.
-    public init(folder: String, storeIdentity: String) throws {
+    /// "s3 http://host:port bucket b prefix p"). With `recover`, interrupted uploads are turned back
+    /// into dirty chunks; an inspecting tool passes false so it changes nothing another process owns.
+    public init(folder: String, storeIdentity: String, recover: Bool = true) throws {
         self.folder = folder
         let id = Digest.sha256(Array(storeIdentity.utf8)).prefix(8).hex
         storeFolder = folder + "/" + id
@@ -36,7 +37,7 @@ public final class ChunkCache: @unchecked Sendable {
             throw CacheError("cannot open the cache index \(indexPath): \(error)")
         }
         for suffix in ["", "-wal", "-shm"] { chmod(indexPath + suffix, 0o600) }
-        _ = try index.resetInterruptedUploads()
+        if recover { _ = try index.resetInterruptedUploads() }
     }
 
     public static func makePrivateFolder(_ path: String) throws {

@@ -31,6 +31,19 @@ public struct VolumeLayout: Sendable {
         return chunkKey(volume, n) == key ? n : nil
     }
 
+    /// The volume a key (or a listing prefix) belongs to: its chunks, its chunk folder, its
+    /// manifest. Nil for keys of no volume (the manifest folder, foreign objects).
+    public func volume(ofKey key: String) -> String? {
+        guard key.hasPrefix(prefix) else { return nil }
+        let rest = key.dropFirst(prefix.count)
+        if rest.hasPrefix(".chunkvol/") {
+            let file = rest.dropFirst(".chunkvol/".count)
+            return file.hasSuffix(".json") && file.count > 5 ? String(file.dropLast(5)) : nil
+        }
+        guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex else { return nil }
+        return String(rest[..<slash])
+    }
+
     /// Volume names: 1 to 200 bytes of UTF-8; no "/", no "..", no control characters, not starting
     /// with "." (the manifest folder is ".chunkvol").
     public static func validate(_ name: String) throws {

@@ -20,6 +20,14 @@ public struct VolumeStat: Sendable, Equatable {
     public var updatedAt: Double
 }
 
+/// How far a flush has come.
+public struct FlushProgress: Sendable, Equatable {
+    /// Dirty bytes when the flush began, and the part of them sent since.
+    public var bytesTotal: UInt64
+    public var bytesDone: UInt64
+    public var chunksLeft: Int
+}
+
 /// How a volume is opened (the POSIX flags of open(2)).
 public struct OpenMode: OptionSet, Sendable {
     public let rawValue: Int
@@ -39,6 +47,7 @@ public final class VolumeStore: @unchecked Sendable {
     public let cache: ChunkCache
     public let layout: VolumeLayout
     let engine: TransferEngine
+    let counters: CounterRecorder
     var store: any ObjectStore { stack.store }
 
     /// Guards `activity`; waiters for uploads and downloads sleep on it.
@@ -56,25 +65,31 @@ public final class VolumeStore: @unchecked Sendable {
     func filesChanged() { epochLock.withLock { epoch += 1 } }
 
     /// Opens the store the option string names, its cache folder and its engine. Dirty chunks left
-    /// by an earlier process (a crash, a store that was away) are queued for upload at once.
-    public convenience init(options text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// by an earlier process (a crash, a store that was away) are queued for upload at once, unless
+    /// `recover` is false: tools that only look (status, ls, inspect, cost) change nothing.
+    public convenience init(options text: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            recover: Bool = true) throws {
         let options: Options
         do { options = try Options(parsing: text) } catch { throw VolumeError.from(error, "options") }
-        try self.init(options: options, environment: environment)
+        try self.init(options: options, environment: environment, recover: recover)
     }
 
-    public init(options: Options, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(options: Options, environment: [String: String] = ProcessInfo.processInfo.environment,
+                recover: Bool = true) throws {
         do {
             configuration = try VolumeConfiguration(options: options, environment: environment)
             let ledger = RequestLedger()
             stack = try StoreStack.open(options: options, environment: environment, ledger: ledger)
             layout = VolumeLayout(prefix: configuration.prefix)
             cache = try ChunkCache(folder: configuration.cacheFolder,
-                                   storeIdentity: stack.backend.name + " prefix " + configuration.prefix)
+                                   storeIdentity: stack.backend.name + " prefix " + configuration.prefix, recover: recover)
             engine = TransferEngine(workers: configuration.uploads)
+            counters = CounterRecorder(index: cache.index, layout: layout)
+            ledger.observe { [counters] kind, key, delta in counters.record(kind, key: key, delta) }
             // The embedded default needs no set-up: its folder is made on first use.
             if stack.backend is LocalStore { try stack.backend.createContainer() }
         } catch { throw VolumeError.from(error, "opening the store") }
+        guard recover else { return }
         recoverVolumes()
         resumeUploads()
     }
@@ -85,10 +100,11 @@ public final class VolumeStore: @unchecked Sendable {
     public func close(timeout: Double = 600) -> Bool {
         let idle = engine.waitIdle(timeout: timeout)
         engine.shutdown()
+        counters.persist()
         return idle
     }
 
-    deinit { engine.shutdown() }
+    deinit { engine.shutdown(); counters.persist() }
 
     // MARK: Volumes
 
@@ -432,8 +448,9 @@ public final class VolumeStore: @unchecked Sendable {
     }
 
     /// Uploads every dirty chunk of `volumes` (all when empty), waits for them and writes the
-    /// manifests. Throws naming each chunk that could not be uploaded, or on timeout.
-    public func flush(_ volumes: [String] = [], timeout: Double) throws {
+    /// manifests. Throws naming each chunk that could not be uploaded, or on timeout. `progress`
+    /// hears about twice a second how many of the dirty bytes found at the start are sent.
+    public func flush(_ volumes: [String] = [], timeout: Double, progress: ((FlushProgress) -> Void)? = nil) throws {
         let deadline = Date().addingTimeInterval(timeout)
         var names = volumes
         if names.isEmpty { names = try indexed("flush") { try cache.index.volumes() }.map(\.name) }
@@ -443,24 +460,40 @@ public final class VolumeStore: @unchecked Sendable {
             state.unlock()
         }
         var failures: [String] = []
-        // Rounds until every chunk is clean: a chunk rewritten while it was uploading is dirty again.
-        while true {
-            var dirty = 0
+        var total: UInt64? = nil
+        /// Dirty chunks of `names` still to send: their count and bytes.
+        func dirtyChunks() throws -> [(String, ChunkRecord)] {
+            var out: [(String, ChunkRecord)] = []
             for name in names {
                 guard let v = try indexed("flush \(name)", { try cache.index.volume(name) }) else {
                     throw VolumeError(.notFound, "flush: no volume \(name) in the cache")
                 }
                 let count = v.chunkCount
                 for c in try indexed("flush \(name)", { try cache.index.chunks(of: name) }) where c.state != .clean && c.number < count {
-                    queueUpload(name, c.number, length: c.length)
-                    dirty += 1
+                    out.append((name, c))
                 }
             }
-            if dirty == 0 { break }
+            return out
+        }
+        func report() {
+            guard let progress, let total, let left = try? dirtyChunks() else { return }
+            let leftBytes = left.reduce(UInt64(0)) { $0 + $1.1.length }
+            progress(FlushProgress(bytesTotal: total, bytesDone: total > leftBytes ? total - leftBytes : 0, chunksLeft: left.count))
+        }
+        // Rounds until every chunk is clean: a chunk rewritten while it was uploading is dirty again.
+        while true {
+            let dirty = try dirtyChunks()
+            if total == nil { total = dirty.reduce(UInt64(0)) { $0 + $1.1.length } }
+            if dirty.isEmpty { break }
+            for (name, c) in dirty { queueUpload(name, c.number, length: c.length) }
+            var lastReport = Date()
             state.lock()
-            for name in names {
-                while let a = activity[name], !(a.queued.isEmpty && a.inFlight.isEmpty) {
-                    if !state.wait(until: deadline) { break }
+            while names.contains(where: { n in activity[n].map { !($0.queued.isEmpty && $0.inFlight.isEmpty) } ?? false }),
+                  Date() < deadline {
+                _ = state.wait(until: min(deadline, Date().addingTimeInterval(0.5)))
+                if progress != nil, Date().timeIntervalSince(lastReport) >= 0.5 {
+                    state.unlock(); report(); state.lock()
+                    lastReport = Date()
                 }
             }
             failures = names.flatMap { name in (activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
@@ -475,6 +508,7 @@ public final class VolumeStore: @unchecked Sendable {
         for name in names {
             do { try writeManifest(name) } catch { throw VolumeError.from(error, "flush: the manifest of \(name)") }
         }
+        report()
     }
 
     // MARK: Downloads

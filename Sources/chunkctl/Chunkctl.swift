@@ -19,7 +19,8 @@ struct Chunkctl: ParsableCommand {
 
         Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error; 3 the store is unreachable or refused the credentials.
         """,
-        subcommands: [Import.self, Export.self, Flush.self, Evict.self, Status.self, StoreCommand.self])
+        subcommands: [Status.self, Ls.self, Inspect.self, Import.self, Export.self, Flush.self, Evict.self, Verify.self, Repair.self,
+                      Truncate.self, Rm.self, Cost.self, Stats.self, StoreCommand.self])
 
     static func main() {
         do {

@@ -46,7 +46,7 @@ import Platform
         _ = try store.delete(keys: (1..<12).map { "c/\($0)" })
 
         var wire: [RequestKind: Int] = [:]
-        for e in try proxy.log() { wire[classify(e, api: api), default: 0] += 1 }
+        for e in try proxy.log() { wire[FaultProxy.kind(e, api: api), default: 0] += 1 }
         let counts = ledger.snapshot
         for kind in RequestKind.allCases {
             #expect(counts[kind] == wire[kind] ?? 0, "\(api) \(kind): counted \(counts[kind]), on the wire \(wire[kind] ?? 0)")
@@ -55,14 +55,6 @@ import Platform
         #expect(counts.bytesUp == UInt64((0..<12).map { 1000 + $0 }.reduce(0, +)))
         #expect(counts.bytesDown == 1000 + 10)
         #expect(counts.retries == 0 && counts.failures == 0)
-    }
-
-    func classify(_ e: FaultProxy.Entry, api: StoreAPI) -> RequestKind {
-        if !api.isS3 && e.path.contains("/auth") { return .AUTH }
-        switch e.method {
-        case "GET": return e.path.contains("list-type=2") || e.path.contains("format=json") ? .LIST : .GET
-        default: return RequestKind(rawValue: e.method) ?? .GET
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 // Tests/tools/faultproxy.py as a child process: a fault-injecting proxy in front of a real server.
 import Foundation
 import Platform
+import ObjectStore
 
 public final class FaultProxy: @unchecked Sendable {
     public let port: Int
@@ -18,10 +19,12 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Starts the proxy in front of `upstream` with `rules` (a JSON list) and waits until it listens.
     /// `tls`: certificate and key files; the proxy then listens for HTTPS.
+    /// `port`: 0 for any free one; a given port lets a test stop the proxy and start another in its
+    /// place (the store away, then back).
     public init(upstream: String, rules: String = "[]", random: String? = nil, seed: Int = 1,
-                tls: (certificate: String, key: String)? = nil) throws {
+                tls: (certificate: String, key: String)? = nil, port listenPort: Int = 0) throws {
         portFile = NSTemporaryDirectory() + "/faultproxy-\(UUID().uuidString).port"
-        var args = [FaultProxy.script, "--upstream", upstream, "--listen", "127.0.0.1:0",
+        var args = [FaultProxy.script, "--upstream", upstream, "--listen", "127.0.0.1:\(listenPort)",
                     "--port-file", portFile, "--rules", rules, "--seed", String(seed)]
         if let random { args += ["--random", random] }
         if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.key] }
@@ -77,6 +80,15 @@ public final class FaultProxy: @unchecked Sendable {
         public let injected: String?
         public let bytes_in: Int?
         public let bytes_out: Int?
+    }
+
+    /// The kind of request a log entry is, as the request ledger counts them.
+    public static func kind(_ e: Entry, api: StoreAPI) -> RequestKind {
+        if !api.isS3 && e.path.contains("/auth") { return .AUTH }
+        switch e.method {
+        case "GET": return e.path.contains("list-type=2") || e.path.contains("format=json") ? .LIST : .GET
+        default: return RequestKind(rawValue: e.method) ?? .GET
+        }
     }
 
     /// The requests the proxy saw, in order.

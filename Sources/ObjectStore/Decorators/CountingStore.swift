@@ -11,8 +11,13 @@ public struct CountingStore: ObjectStore {
     public var checksumKinds: ChecksumKinds { inner.checksumKinds }
     public var maxBatchDelete: Int { inner.maxBatchDelete }
 
-    private func counted<T>(_ kind: RequestKind, up: UInt64 = 0, down: (T) -> UInt64 = { _ in 0 },
+    private func counted<T>(_ kind: RequestKind, key: String?, up: UInt64 = 0, down: (T) -> UInt64 = { _ in 0 },
                             _ body: () throws -> T) throws -> T {
+        try RequestLedger.operation(on: key) { try countedUncharged(kind, up: up, down: down, body) }
+    }
+
+    private func countedUncharged<T>(_ kind: RequestKind, up: UInt64, down: (T) -> UInt64,
+                                     _ body: () throws -> T) throws -> T {
         do {
             let result = try body()
             ledger.record(kind, bytesUp: up, bytesDown: down(result))
@@ -28,24 +33,24 @@ public struct CountingStore: ObjectStore {
     }
 
     public func put(_ key: String, body: ObjectBody, checksums: Checksums) throws -> ObjectInfo {
-        try counted(.PUT, up: body.length) { try inner.put(key, body: body, checksums: checksums) }
+        try counted(.PUT, key: key, up: body.length) { try inner.put(key, body: body, checksums: checksums) }
     }
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
-        try counted(.GET, down: { $0.length }) { try inner.get(key, range: range, into: sink) }
+        try counted(.GET, key: key, down: { $0.length }) { try inner.get(key, range: range, into: sink) }
     }
     public func head(_ key: String) throws -> ObjectInfo {
-        try counted(.HEAD) { try inner.head(key) }
+        try counted(.HEAD, key: key) { try inner.head(key) }
     }
-    public func delete(_ key: String) throws { try counted(.DELETE) { try inner.delete(key) } }
+    public func delete(_ key: String) throws { try counted(.DELETE, key: key) { try inner.delete(key) } }
     public func delete(keys: [String]) throws -> [String: StoreError] {
         if inner.maxBatchDelete == 0 {
             // The backend deletes one request per key: count them that way.
             return deleteEach(self, keys)
         }
-        return try counted(.POST) { try inner.delete(keys: keys) }
+        return try counted(.POST, key: keys.first) { try inner.delete(keys: keys) }
     }
     public func list(prefix: String, continuation: String?, limit: Int) throws -> ListPage {
-        try counted(.LIST) { try inner.list(prefix: prefix, continuation: continuation, limit: limit) }
+        try counted(.LIST, key: prefix) { try inner.list(prefix: prefix, continuation: continuation, limit: limit) }
     }
-    public func createContainer() throws { try counted(.PUT) { try inner.createContainer() } }
+    public func createContainer() throws { try counted(.PUT, key: nil) { try inner.createContainer() } }
 }

@@ -34,10 +34,30 @@ public struct RequestCounts: Sendable, Equatable, Codable {
 public final class RequestLedger: @unchecked Sendable {
     private let lock = Mutex()
     private var counts = RequestCounts()
-    /// Called after every record, outside the lock (the cache persists counts through it).
-    private let observer: (@Sendable (RequestKind, RequestCounts) -> Void)?
+    /// Called after every record, outside the lock, with the key of the operation under way (the
+    /// cache persists counts per volume through it).
+    public typealias Observer = @Sendable (RequestKind, _ key: String?, RequestCounts) -> Void
+    private let observerLock = Mutex()
+    private var observer: Observer?
 
-    public init(observer: (@Sendable (RequestKind, RequestCounts) -> Void)? = nil) { self.observer = observer }
+    public init(observer: Observer? = nil) { self.observer = observer }
+
+    /// Sets the observer (once the layer that persists counts exists).
+    public func observe(_ observer: @escaping Observer) { observerLock.withLock { self.observer = observer } }
+
+    /// The key of the store operation under way on this thread: requests a backend makes on its
+    /// own (authentication, re-sends) and the Retrying decorator's retries are charged to it.
+    @TaskLocal public static var operationKey: String?
+
+    /// Runs one store operation on `key`, so every request it causes is charged to that key.
+    public static func operation<T>(on key: String?, _ body: () throws -> T) rethrows -> T {
+        try $operationKey.withValue(key ?? operationKey) { try body() }
+    }
+
+    private func notify(_ kind: RequestKind, _ delta: RequestCounts) {
+        guard let observer = observerLock.withLock({ self.observer }) else { return }
+        observer(kind, RequestLedger.operationKey, delta)
+    }
 
     /// One request sent. `delta` carries its bytes, and a failure or retry mark when it has one.
     public func record(_ kind: RequestKind, bytesUp: UInt64 = 0, bytesDown: UInt64 = 0,
@@ -47,7 +67,7 @@ public final class RequestLedger: @unchecked Sendable {
         delta.bytesUp = bytesUp; delta.bytesDown = bytesDown
         delta.failures = failed ? 1 : 0; delta.retries = retry ? 1 : 0
         lock.withLock { counts = counts + delta }
-        observer?(kind, delta)
+        notify(kind, delta)
     }
 
     /// libcurl re-sent a request by itself (a reused connection had died before any answer): each
@@ -61,7 +81,7 @@ public final class RequestLedger: @unchecked Sendable {
         var delta = RequestCounts()
         delta.retries = 1
         lock.withLock { counts = counts + delta }
-        observer?(kind, delta)
+        notify(kind, delta)
     }
 
     public var snapshot: RequestCounts { lock.withLock { counts } }

@@ -37,7 +37,11 @@ public struct RetryingStore: ObjectStore {
     public var checksumKinds: ChecksumKinds { inner.checksumKinds }
     public var maxBatchDelete: Int { inner.maxBatchDelete }
 
-    private func retrying<T>(_ kind: RequestKind, _ body: () throws -> T) throws -> T {
+    private func retrying<T>(_ kind: RequestKind, key: String?, _ body: () throws -> T) throws -> T {
+        try RequestLedger.operation(on: key) { try retryingUncharged(kind, body) }
+    }
+
+    private func retryingUncharged<T>(_ kind: RequestKind, _ body: () throws -> T) throws -> T {
         let start = Date()
         var attempt = 0
         while true {
@@ -55,19 +59,19 @@ public struct RetryingStore: ObjectStore {
     }
 
     public func put(_ key: String, body: ObjectBody, checksums: Checksums) throws -> ObjectInfo {
-        try retrying(.PUT) { try inner.put(key, body: body, checksums: checksums) }
+        try retrying(.PUT, key: key) { try inner.put(key, body: body, checksums: checksums) }
     }
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
-        try retrying(.GET) { try inner.get(key, range: range, into: sink) }
+        try retrying(.GET, key: key) { try inner.get(key, range: range, into: sink) }
     }
-    public func head(_ key: String) throws -> ObjectInfo { try retrying(.HEAD) { try inner.head(key) } }
-    public func delete(_ key: String) throws { try retrying(.DELETE) { try inner.delete(key) } }
+    public func head(_ key: String) throws -> ObjectInfo { try retrying(.HEAD, key: key) { try inner.head(key) } }
+    public func delete(_ key: String) throws { try retrying(.DELETE, key: key) { try inner.delete(key) } }
     public func delete(keys: [String]) throws -> [String: StoreError] {
         if inner.maxBatchDelete == 0 { return deleteEach(self, keys) }
-        return try retrying(.POST) { try inner.delete(keys: keys) }
+        return try retrying(.POST, key: keys.first) { try inner.delete(keys: keys) }
     }
     public func list(prefix: String, continuation: String?, limit: Int) throws -> ListPage {
-        try retrying(.LIST) { try inner.list(prefix: prefix, continuation: continuation, limit: limit) }
+        try retrying(.LIST, key: prefix) { try inner.list(prefix: prefix, continuation: continuation, limit: limit) }
     }
-    public func createContainer() throws { try retrying(.PUT) { try inner.createContainer() } }
+    public func createContainer() throws { try retrying(.PUT, key: nil) { try inner.createContainer() } }
 }

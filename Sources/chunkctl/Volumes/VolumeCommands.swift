@@ -9,10 +9,12 @@ import Glibc
 #endif
 
 extension GlobalOptions {
-    func openVolumes() throws -> VolumeStore {
+    /// The volume store the options name. `recover: false` for verbs that only look: they neither
+    /// reset nor start uploads another process may own.
+    func openVolumes(recover: Bool = true) throws -> VolumeStore {
         let options = try parsed()
         do {
-            let store = try VolumeStore(options: options)
+            let store = try VolumeStore(options: options, recover: recover)
             for w in store.stack.warnings { printError("chunkctl: " + w) }
             return store
         } catch let e as VolumeError { throw Failure(e) }
@@ -45,7 +47,7 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write FILE (or standard input) as the volume VOLUME, then flush it to the store.",
         discussion: """
-        The bytes go through the device in 1 MiB writes: chunk files in the cache, uploads under the upload policy, then a flush that waits for every chunk and the manifest. An existing volume is replaced.
+        The bytes go through the device in 1 MiB writes: chunk files in the cache, uploads under the upload policy, then a flush that waits for every chunk and the manifest. An existing volume is replaced, or with --append added to.
 
         Example: chunkctl -o backend=s3,endpoint=http://127.0.0.1:7480,bucket=backups import Full-0001 ./Full-0001
         """)
@@ -53,6 +55,7 @@ struct Import: ParsableCommand {
     @Argument(help: "The volume's name.") var volume: String
     @Argument(help: "The file to read, or - for standard input.") var file: String = "-"
     @Option(help: "Seconds the final flush may take.") var timeout: Double = 3600
+    @Flag(help: "Add to the end of an existing volume instead of replacing it.") var append = false
 
     func run() throws {
         let store = try global.openVolumes()
@@ -61,7 +64,7 @@ struct Import: ParsableCommand {
         defer { if input != 0 { close(input) } }
         let started = Date()
         let total: UInt64 = try volumeReporting {
-            let v = try store.open(volume, mode: [.write, .create, .truncate])
+            let v = try store.open(volume, mode: append ? [.write, .create, .append] : [.write, .create, .truncate])
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             var total: UInt64 = 0
             while true {
@@ -78,7 +81,7 @@ struct Import: ParsableCommand {
         }
         store.close(timeout: timeout)
         let seconds = Date().timeIntervalSince(started)
-        print("imported \(volume): \(total) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(total) / 1_048_576 / max(seconds, 0.001))) MiB/s), flushed")
+        print("\(append ? "appended to" : "imported") \(volume): \(total) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(total) / 1_048_576 / max(seconds, 0.001))) MiB/s), flushed")
         print(requestLine(store.requestCounts))
     }
 }
@@ -120,14 +123,20 @@ struct Export: ParsableCommand {
 struct Flush: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Upload the dirty chunks of VOLUME... (all volumes in the cache without one) and wait.",
-        discussion: "Exits 1 naming every chunk it could not upload; the chunks stay dirty in the cache and a later flush (or the next open of the store) sends them.")
+        discussion: """
+        Shows a progress bar (bytes, rate, time left) on a terminal, a plain line every few seconds otherwise. Exits 1 naming every chunk it could not upload, 3 when the store cannot be reached; the chunks stay dirty in the cache and a later flush (or the next open of the store) sends them.
+
+        Example: chunkctl flush Full-0001 --timeout 600
+        """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Volumes to flush (default: all in the cache).") var volumes: [String] = []
     @Option(help: "Seconds to wait at most.") var timeout: Double = 3600
 
     func run() throws {
         let store = try global.openVolumes()
-        try volumeReporting { try store.flush(volumes, timeout: timeout) }
+        let meter = ProgressMeter(terminal: isatty(2) != 0)
+        try volumeReporting { try store.flush(volumes, timeout: timeout, progress: meter.show) }
+        meter.finish()
         store.close(timeout: timeout)
         print("flushed: " + (volumes.isEmpty ? "all volumes" : volumes.joined(separator: ", ")))
     }
@@ -141,8 +150,9 @@ struct Status: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let store = try global.openVolumes()
+        let store = try global.openVolumes(recover: false)
         let (cached, dirty) = try volumeReporting { try store.cache.index.usage() }
+        let uploading = try volumeReporting { try store.cache.index.chunks(in: [.uploading]) }.count
         let volumes = try volumeReporting { try store.cache.index.volumes() }
         var rows: [[String: Any]] = []
         for v in volumes {
@@ -157,9 +167,9 @@ struct Status: ParsableCommand {
         }
         if json {
             try printJSON(["cache": store.configuration.cacheFolder, "cached_bytes": cached, "dirty_bytes": dirty,
-                           "limit_bytes": store.configuration.cacheSize, "volumes": rows])
+                           "limit_bytes": store.configuration.cacheSize, "uploads_in_flight": uploading, "volumes": rows])
         } else {
-            print("cache \(store.configuration.cacheFolder): \(cached) bytes cached of \(store.configuration.cacheSize) allowed, \(dirty) dirty")
+            print("cache \(store.configuration.cacheFolder): \(cached) bytes cached of \(store.configuration.cacheSize) allowed, \(dirty) dirty, \(uploading) upload(s) in flight")
             print("store \(store.stack.backend.name)")
             for r in rows {
                 print("  \(r["name"]!): \(r["size"]!) bytes, \(r["chunks"]!) chunks of \(r["chunk_size"]!), \(r["cached_chunks"]!) cached, \(r["dirty_chunks"]!) dirty, manifest \((r["manifest_current"] as! Bool) ? "current" : "stale")")
