@@ -19,7 +19,7 @@ struct PriceTable: Equatable {
     /// AWS S3 Standard, US East (N. Virginia), list prices; the source and date are in Spec/prices.md.
     static let builtIn = """
         # AWS S3 Standard, US East (N. Virginia): list prices from https://aws.amazon.com/s3/pricing/
-        # (unchanged from 2018 through 2025; see Spec/prices.md). Per 1,000 requests unless noted.
+        # (written down 2026-11-29; source and checks in Spec/prices.md). Per 1,000 requests unless noted.
         name = AWS S3 Standard us-east-1 (list price)
         currency = USD
         request.PUT = 0.005
