@@ -185,6 +185,7 @@ public final class Volume: @unchecked Sendable {
         let end = offset + UInt64(bytes.count)
         let fd = try prepareForWrite(n, coversFrom: offset, to: end)
         feedHasher(n, bytes: bytes, at: offset, previousLength: chunks[n]?.length ?? 0)
+        CrashPoint.reach("write.before-data")
         var done = 0
         while done < bytes.count {
             let w = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -196,6 +197,7 @@ public final class Volume: @unchecked Sendable {
             }
             done += w
         }
+        CrashPoint.reach("write.after-data")
         var rec = chunks[n]!
         rec.length = max(rec.length, end)
         rec.lastUse = Date().timeIntervalSince1970
@@ -331,43 +333,52 @@ public final class Volume: @unchecked Sendable {
         }
         let keep = length == 0 ? 0 : Int((length + cs - 1) / cs)
         let oldCount = max(chunkCount, (chunks.keys.max() ?? -1) + 1)
-        if keep < oldCount {
+        let beyond = keep < oldCount ? Array(keep..<oldCount) : []
+        if !beyond.isEmpty {
             store.state.lock()
-            for n in keep..<oldCount { store.waitForUploadLocked(name, n); store.bumpLocked(name, n) }
+            for n in beyond { store.waitForUploadLocked(name, n); store.invalidateLocked(name, n) }
             store.state.unlock()
-            do { try store.deleteKeys((keep..<oldCount).map { store.layout.chunkKey(name, $0) }) } catch {
-                throw VolumeError.from(error, "truncate of volume \(name)")
-            }
-            store.state.lock()
-            for n in keep..<oldCount { store.invalidateLocked(name, n) }
-            store.state.unlock()
-            for n in keep..<oldCount {
-                if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
-                store.cache.removeChunkFile(name, n)
-                chunks.removeValue(forKey: n)
-                touched.remove(n)
-            }
-            try store.indexed("truncate \(name)") { try store.cache.index.removeChunks(name, from: keep) }
+            touched.subtract(beyond)
         }
-        if length % cs != 0, keep > 0 {
+        var cut: (chunk: Int, length: UInt64)? = nil
+        if length % cs != 0, keep > 0, let rec = chunks[keep - 1], rec.length > length - UInt64(keep - 1) * cs {
             let n = keep - 1
-            let cut = length - UInt64(n) * cs
-            if let rec = chunks[n], rec.length > cut {
-                let fd = try prepareForWrite(n, coversFrom: cut, to: cut)
-                store.state.lock()
-                store.invalidateLocked(name, n)
-                store.state.unlock()
-                guard ftruncate(fd, off_t(cut)) == 0 else { throw VolumeError(.io, "truncate of volume \(name): \(String(cString: strerror(errno)))") }
-                chunks[n]!.length = cut
-                touched.insert(n)
-            }
+            // Dirty in the index before anything changes; the file is cut only after the commit.
+            _ = try prepareForWrite(n, coversFrom: rec.length, to: rec.length)
+            store.state.lock()
+            store.invalidateLocked(name, n)
+            store.state.unlock()
+            chunks[n]!.length = length - UInt64(n) * cs
+            touched.insert(n)
+            cut = (n, chunks[n]!.length)
         }
+        // Past the end soon: never again clean in the index, since their objects are about to go.
+        for n in beyond { try store.indexed("truncate \(name)") { try store.cache.index.mark(name, n, state: .dirty, error: nil) } }
         record.size = length
         resized = true
         store.state.lock()
         store.activity[name, default: VolumeActivity()].manifestWanted = true
         store.state.unlock()
+        // The commit point: from here the volume ends at `length`, before anything is removed. A
+        // crash now leaves records past the end (and their objects), which the next open removes;
+        // never a record marked clean whose object is gone, nor a shorter file than its record.
         try sync()
+        CrashPoint.reach("truncate.committed")
+        if let cut, let fd = files[cut.chunk], ftruncate(fd, off_t(cut.length)) != 0 {
+            throw VolumeError(.io, "truncate of volume \(name): \(String(cString: strerror(errno)))")
+        }
+        guard !beyond.isEmpty else { return }
+        // Their files first: a write that grows the volume again must start those chunks afresh.
+        for n in beyond {
+            if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+            store.cache.removeChunkFile(name, n)
+            chunks.removeValue(forKey: n)
+        }
+        do { try store.deleteKeys(beyond.map { store.layout.chunkKey(name, $0) }) } catch {
+            throw VolumeError.from(error, "truncate of volume \(name) to \(length) bytes is recorded; removing the chunk objects past the end failed (the next open of the store retries)")
+        }
+        CrashPoint.reach("truncate.deleted")
+        try store.indexed("truncate \(name)") { try store.cache.index.removeChunks(name, from: keep) }
     }
 
     /// At open for writing: the volume is exactly its recorded size. Chunks past the end (an
@@ -422,6 +433,7 @@ public final class Volume: @unchecked Sendable {
             }
         }
         if createdFiles { store.cache.syncVolumeFolder(name); createdFiles = false }
+        CrashPoint.reach("sync.after-fsync")
         record.generation += 1
         record.updatedAt = Date().timeIntervalSince1970
         let volumeRecord = record
@@ -450,6 +462,7 @@ public final class Volume: @unchecked Sendable {
         } catch {
             throw VolumeError(.io, "sync of volume \(name): the cache index failed: \(error)")
         }
+        CrashPoint.reach("sync.committed")
         touched.subtract(numbers)
         if touched.isEmpty { resized = false }
     }

@@ -195,8 +195,10 @@ extension VolumeStore {
             if c.cached {
                 let path = cache.chunkPath(name, c.number)
                 let onDisk = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber
-                if onDisk?.uint64Value != c.length {
-                    add(.cacheSize, c.number, "\(what): the cache file \(path) is missing or not \(c.length) bytes long")
+                // Longer is allowed: bytes past a record's length (unsynced writes before a crash, a
+                // truncate's cut not yet made) are never read or sent.
+                if (onDisk?.uint64Value ?? 0) < c.length || onDisk == nil {
+                    add(.cacheSize, c.number, "\(what): the cache file \(path) is missing or shorter than \(c.length) bytes")
                 } else if data, let want = c.sha256 {
                     let sum = try hashCacheFile(path, length: c.length, what: what)
                     hashed += c.length

@@ -384,9 +384,11 @@ public final class VolumeStore: @unchecked Sendable {
             sha = checksums.sha256
             // Only state and error: the record's length is the writer's, and may be newer than this job.
             try cache.index.mark(volume, number, state: .uploading, error: nil)
+            CrashPoint.reach("upload.marked-uploading")
             _ = try store.put(layout.chunkKey(volume, number), body: .file(descriptor: fd, offset: 0, length: length),
                               checksums: Checksums(sha256: store.checksumKinds.contains(.sha256) ? checksums.sha256 : nil,
                                                    md5: store.checksumKinds.contains(.md5) ? checksums.md5 : nil))
+            CrashPoint.reach("upload.after-put")
             // Under the state lock, so a writer's sync sees either the old state or this one.
             state.lock()
             defer { state.unlock() }
@@ -439,6 +441,7 @@ public final class VolumeStore: @unchecked Sendable {
                          chunks: chunks.map { .init(number: $0.number, length: $0.length, sha256: $0.sha256!.hex) })
         let bytes = m.encoded()
         _ = try store.put(layout.manifestKey(volume), body: .bytes(bytes), checksums: Checksums(sha256: Digest.sha256(bytes), md5: Digest.md5(bytes)))
+        CrashPoint.reach("manifest.after-put")
         try cache.index.transaction {
             guard var now = try cache.index.volumeUnlocked(volume), now.generation == v.generation else { return }
             now.storedGeneration = v.generation

@@ -1,6 +1,9 @@
-// A storage daemon in miniature for the crash test: writes a seeded byte stream to one volume in
+// A storage daemon in miniature for the crash tests: writes a seeded byte stream to one volume in
 // blocks of varying size, syncs every few blocks and reports each sync on standard output
-// ("synced BYTES", flushed) before going on. The test SIGKILLs it at a random moment.
+// ("synced BYTES") before going on; once, at a seeded moment, it cuts the volume back
+// ("truncating BYTES", then "synced BYTES") and writes on from there, so the volume is always a
+// prefix of the stream. Then closes ("closed") and flushes ("done"). The test SIGKILLs it at a
+// random moment, or CHUNKVOL_CRASH_AT stops it at a named point inside the library.
 // Usage: chunkvol-crashwriter OPTIONS VOLUME SEED TOTAL_BYTES
 import Foundation
 import Chunkvol
@@ -22,6 +25,7 @@ do {
     var written = Int(volume.size)
     try volume.seek(Int64(written))
     var blocks = 0
+    var truncated = false
     while written < total {
         let count = min(total - written, Int.random(in: 1...20_000, using: &rng))
         try volume.write(Array(stream[written..<(written + count)]))
@@ -31,10 +35,21 @@ do {
             try volume.sync()
             report("synced \(written)")
         }
+        if !truncated && written > total * 3 / 5 {
+            truncated = true
+            let to = Int.random(in: (total / 5)...(total * 2 / 5), using: &rng)
+            report("truncating \(to)")
+            try volume.truncate(to: UInt64(to))
+            written = to
+            try volume.seek(Int64(to))
+            report("synced \(written)")
+        }
     }
     try volume.sync()
     report("synced \(written)")
     try volume.close()
+    report("closed")
+    try store.flush([args[2]], timeout: 60)
     _ = store.close(timeout: 60)
     report("done")
 } catch {
