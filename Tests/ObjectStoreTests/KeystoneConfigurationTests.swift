@@ -65,6 +65,15 @@ import Testing
         #expect(error(["OS_AUTH_URL": "http://k/v3", "OS_APPLICATION_CREDENTIAL_NAME": "n", "OS_APPLICATION_CREDENTIAL_SECRET": "s"])
             .contains("needs its user"))
         #expect(error(openrc, "interface=private").contains("public, internal, admin"))
+        #expect(error(openrc.merging(["OS_AUTH_TYPE": "v3token"]) { _, b in b }).contains("OS_AUTH_TYPE=v3token is not supported"))
+        #expect(error(openrc.merging(["OS_AUTH_TYPE": "v3applicationcredential"]) { _, b in b }).contains("OS_APPLICATION_CREDENTIAL_ID"))
+        // An openrc with both: OS_AUTH_TYPE decides.
+        let both = openrc.merging(["OS_APPLICATION_CREDENTIAL_ID": "ac", "OS_APPLICATION_CREDENTIAL_SECRET": "x"]) { _, b in b }
+        let byType = try CredentialSource.keystone(options: Options(), environment: both.merging(["OS_AUTH_TYPE": "password"]) { _, b in b })
+        if case .password = byType.identity {} else { Issue.record("OS_AUTH_TYPE=password chooses the password method") }
+        if case .applicationCredential = try CredentialSource.keystone(options: Options(), environment: both).identity {} else {
+            Issue.record("an application credential's variables choose that method")
+        }
         #expect(error(openrc.merging(["OS_AUTH_URL": "http://k:5000/v2.0"]) { _, b in b }).contains("v2.0"))
         #expect(!error(without("OS_PROJECT_NAME")).contains(secret))
     }

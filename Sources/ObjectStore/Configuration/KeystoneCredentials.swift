@@ -65,7 +65,20 @@ extension CredentialSource {
         }
         let identity: KeystoneAuth.Identity
         var project: KeystoneAuth.Reference? = nil
-        if v["OS_APPLICATION_CREDENTIAL_ID"] != nil || v["OS_APPLICATION_CREDENTIAL_NAME"] != nil {
+        // OS_AUTH_TYPE picks the method when set; else an application credential's variables do.
+        let useApplicationCredential: Bool
+        switch v["OS_AUTH_TYPE"]?.lowercased() {
+        case nil: useApplicationCredential = v["OS_APPLICATION_CREDENTIAL_ID"] != nil || v["OS_APPLICATION_CREDENTIAL_NAME"] != nil
+        case "password", "v3password": useApplicationCredential = false
+        case "v3applicationcredential", "applicationcredential":
+            guard v["OS_APPLICATION_CREDENTIAL_ID"] != nil || v["OS_APPLICATION_CREDENTIAL_NAME"] != nil else {
+                throw OptionError("OS_AUTH_TYPE=v3applicationcredential needs OS_APPLICATION_CREDENTIAL_ID (or _NAME) and _SECRET")
+            }
+            useApplicationCredential = true
+        case let other?:
+            throw OptionError("OS_AUTH_TYPE=\(other) is not supported: use password or v3applicationcredential")
+        }
+        if useApplicationCredential {
             guard let secret = v["OS_APPLICATION_CREDENTIAL_SECRET"] else {
                 throw OptionError("an application credential needs its secret: set OS_APPLICATION_CREDENTIAL_SECRET")
             }
