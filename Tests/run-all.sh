@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-all.sh - every test: build packages, both real servers (SAIO + Ceph radosgw),
+# run-all.sh - every test: build packages, both real servers (SAIO with Keystone + Ceph radosgw),
 # the fault proxy self-test, then swift-build --build-tests and swift-test with the
 # servers' endpoints/credentials (Tests/servers/servers.env) in the environment.
 #

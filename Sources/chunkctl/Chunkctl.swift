@@ -15,7 +15,7 @@ struct Chunkctl: ParsableCommand {
         Every command takes the store's option string with -o OPTIONS or in CHUNKVOL_OPTIONS, such as:
           backend=s3,endpoint=http://127.0.0.1:7480,bucket=backups
 
-        Secrets come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ST_USER, ST_KEY, ...) or from a credentials file, never from the options.
+        Secrets come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ST_USER, ST_KEY, OS_PASSWORD, OS_APPLICATION_CREDENTIAL_SECRET, ...) or from a credentials file, never from the options.
 
         Exit codes: 0 success; 1 the operation failed or found problems; 2 usage error; 3 the store is unreachable or refused the credentials.
         """,

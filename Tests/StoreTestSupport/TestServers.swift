@@ -1,6 +1,7 @@
 // The real servers the integration tests use, found through Tests/servers/servers.env (written by
-// Tests/servers/start-all.sh) or the same names in the environment. Under CI=true a server that
-// cannot be found fails the test; elsewhere the test is skipped with a message saying how to start it.
+// Tests/servers/start-all.sh) or the same names in the environment (SAIO_*, RGW_*, KEYSTONE_*).
+// Under CI=true a server that cannot be found fails the test; elsewhere the test is skipped with a
+// message saying how to start it.
 import Foundation
 import ObjectStore
 
@@ -56,7 +57,9 @@ public enum TestServers {
                 values[String(line[..<eq])] = String(line[line.index(after: eq)...])
             }
         }
-        for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("SAIO_") || k.hasPrefix("RGW_") { values[k] = v }
+        for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("SAIO_") || k.hasPrefix("RGW_") || k.hasPrefix("KEYSTONE_") {
+            values[k] = v
+        }
         return values
     }()
 

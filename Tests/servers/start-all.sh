@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # start-all.sh - start (or reuse) both real object stores used by the integration tests:
-#   * OpenStack Swift all-in-one (swift-saio/start-saio.sh): TempAuth + s3api on :8080
+#   * OpenStack Swift all-in-one (swift-saio/start-saio.sh): TempAuth + s3api on :8080, and a
+#     real Keystone v3 beside it on :5000 (SAIO_KEYSTONE=1; TempAuth's account is then
+#     TEMPAUTH_test, Keystone's AUTH_<project id>)
 #   * Ceph radosgw (ceph-rgw/start-ceph-rgw.sh): S3 + Swift v1 auth on :7480
 # then write Tests/servers/servers.env (plain KEY=VALUE lines, no quotes, no export).
 #
@@ -12,6 +14,9 @@
 # Missing Debian packages are installed when running as root (apt-get update once).
 #
 # Knobs: SAIO_DIR (/tmp/saio)  SAIO_PORT (8080)  SAIO_BACKEND_PORT (6210)
+#        SAIO_KEYSTONE (1; 0 starts Swift without Keystone)  SAIO_KEYSTONE_PORT (5000)
+#        SAIO_KEYSTONE_TOKEN_CACHE_TIME (5: seconds Swift trusts a token it validated, so a
+#        revoked token is refused soon; Swift's own default is 300)
 #        CEPH_DIR (/tmp/chunkvol-ceph)  RGW_PORT (7480)  CEPH_MON_PORT (3300)
 #        CEPH_MON_PORT_V1 (6789)  CEPH_OBJECTSTORE (memstore)  ...see the two READMEs
 #        SERVERS_ENV (Tests/servers/servers.env)  SERVERS_LOG_DIR (/tmp/chunkvol-servers)
@@ -22,11 +27,16 @@ ENV_FILE=${SERVERS_ENV:-$HERE/servers.env}
 LOGDIR=${SERVERS_LOG_DIR:-/tmp/chunkvol-servers}
 export SAIO_DIR=${SAIO_DIR:-/tmp/saio}
 export SAIO_PORT=${SAIO_PORT:-8080}
+export SAIO_KEYSTONE=${SAIO_KEYSTONE:-1}
+export SAIO_KEYSTONE_PORT=${SAIO_KEYSTONE_PORT:-5000}
+export SAIO_KEYSTONE_TOKEN_CACHE_TIME=${SAIO_KEYSTONE_TOKEN_CACHE_TIME:-5}
 export CEPH_DIR=${CEPH_DIR:-/tmp/chunkvol-ceph}
 export RGW_PORT=${RGW_PORT:-7480}
 H=127.0.0.1
 
 SAIO_USER=test:tester SAIO_KEY=testing
+# the Keystone identity start-saio.sh provisions (README-keystone.txt)
+KS_URL=http://$H:$SAIO_KEYSTONE_PORT/v3 KS_USER=tester KS_PASSWORD=testing KS_PROJECT=test KS_DOMAIN=Default
 export S3_ACCESS_KEY=${S3_ACCESS_KEY:-0555b35654ad1656d804}
 export S3_SECRET_KEY=${S3_SECRET_KEY:-h7GhxuBLTrlhVUyxSPUKUV8r/2EI4ngqJxD7iBdBYLhwluN30JaT3Q==}
 export S3_UID=${S3_UID:-testid}
@@ -99,7 +109,25 @@ except Exception as e:
 EOF
 }
 
-saio_ok() { swift_auth "http://$H:$SAIO_PORT/auth/v1.0" "$SAIO_USER" "$SAIO_KEY" >/dev/null; }
+# keystone_ok -> 0 if tester gets a project token whose catalog has an object-store endpoint on
+# SAIO_PORT, and Swift accepts that token on it (always 0 when SAIO_KEYSTONE is not 1)
+keystone_ok() {
+  [ "$SAIO_KEYSTONE" = 1 ] || return 0
+  local hdr tok url code
+  hdr=$("${CURL[@]}" -D - -o "$LOGDIR/keystone-token.json" -H 'Content-Type: application/json' "$KS_URL/auth/tokens" -d '
+    {"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"'$KS_USER'",
+     "domain":{"name":"'$KS_DOMAIN'"},"password":"'$KS_PASSWORD'"}}},
+     "scope":{"project":{"name":"'$KS_PROJECT'","domain":{"name":"'$KS_DOMAIN'"}}}}}' 2>/dev/null | tr -d '\r') || return 1
+  tok=$(awk -F': ' 'tolower($1)=="x-subject-token"{print $2; exit}' <<<"$hdr")
+  [ -n "$tok" ] || return 1
+  url=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["token"]
+print([e["url"] for s in t["catalog"] if s["type"]=="object-store" for e in s["endpoints"] if e["interface"]=="public"][0])' \
+        "$LOGDIR/keystone-token.json" 2>/dev/null) || return 1
+  case $url in "http://$H:$SAIO_PORT/"*) ;; *) return 1 ;; esac
+  code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $tok" "$url" 2>/dev/null) || return 1
+  case $code in 200|204) return 0 ;; *) return 1 ;; esac
+}
+saio_ok() { swift_auth "http://$H:$SAIO_PORT/auth/v1.0" "$SAIO_USER" "$SAIO_KEY" >/dev/null && keystone_ok; }
 rgw_ok() {
   swift_auth "http://$H:$RGW_PORT/auth/1.0" "$RGW_USER" "$SWIFT_KEY" >/dev/null &&
     s3_list "http://$H:$RGW_PORT" "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >/dev/null 2>&1
@@ -173,6 +201,8 @@ if saio_ok; then
   log "SAIO already up on :$SAIO_PORT (data $SAIO_USED) - reusing it"
 else
   SAIO_START=1
+  # one of ours up without Keystone (or other settings): start-saio.sh restarts it in its folder
+  SAIO_DIR=$(saio_dir_in_use || echo "$SAIO_DIR")
   SAIO_USED=$SAIO_DIR
 fi
 if rgw_ok; then
@@ -187,7 +217,7 @@ else
 fi
 
 if [ $SAIO_START = 1 ]; then
-  log "starting SAIO (data $SAIO_DIR, log $LOGDIR/saio-start.log)"
+  log "starting SAIO (data $SAIO_DIR, SAIO_KEYSTONE=$SAIO_KEYSTONE, log $LOGDIR/saio-start.log)"
   ( env -u SAIO_OWNER bash "$HERE/swift-saio/start-saio.sh" "$SAIO_DIR" >"$LOGDIR/saio-start.log" 2>&1 9>&- ) &
   SAIO_PID=$!
 fi
@@ -235,9 +265,9 @@ wait_ok() { # what fn
     sleep 0.5
   done
 }
-wait_ok SAIO saio_ok || die "SAIO on :$SAIO_PORT does not accept $SAIO_USER / $SAIO_KEY (TempAuth)"
+wait_ok SAIO saio_ok || die "SAIO on :$SAIO_PORT does not accept $SAIO_USER / $SAIO_KEY (TempAuth), or Keystone on :$SAIO_KEYSTONE_PORT not $KS_USER"
 s3_list "http://$H:$SAIO_PORT" "$SAIO_USER" "$SAIO_KEY" || die "SAIO S3 ListBuckets with $SAIO_USER failed"
-log "SAIO verified: TempAuth GET + S3 ListBuckets OK"
+log "SAIO verified: TempAuth GET + S3 ListBuckets OK (SAIO_KEYSTONE=$SAIO_KEYSTONE: Keystone token, catalog, account GET OK)"
 wait_ok RGW rgw_ok || die "radosgw on :$RGW_PORT does not accept $RGW_USER (Swift auth) / $S3_ACCESS_KEY (S3)"
 log "radosgw verified: Swift auth GET + S3 ListBuckets OK"
 
@@ -261,6 +291,20 @@ RGW_SWIFT_USER=$RGW_USER
 RGW_SWIFT_KEY=$SWIFT_KEY
 RGW_CEPH_DIR=$CEPH_USED
 EOF
+# Keystone's names, not OS_*: sourcing this file must not turn the TempAuth tests into Keystone ones
+if [ "$SAIO_KEYSTONE" = 1 ]; then
+  cat >>"$tmp" <<EOF
+KEYSTONE_AUTH_URL=$KS_URL
+KEYSTONE_USERNAME=$KS_USER
+KEYSTONE_PASSWORD=$KS_PASSWORD
+KEYSTONE_PROJECT_NAME=$KS_PROJECT
+KEYSTONE_USER_DOMAIN_NAME=$KS_DOMAIN
+KEYSTONE_PROJECT_DOMAIN_NAME=$KS_DOMAIN
+KEYSTONE_REGION_NAME=RegionOne
+KEYSTONE_SWIFT_URL=http://$H:$SAIO_PORT
+KEYSTONE_TOKEN_CACHE_TIME=$SAIO_KEYSTONE_TOKEN_CACHE_TIME
+EOF
+fi
 # Virtual-hosted addressing only where the cluster was started with the DNS name.
 if [ -n "$CEPH_USED" ] && grep -q "rgw dns name = localhost" "$CEPH_USED/ceph.conf" 2>/dev/null; then
   echo "RGW_S3_VIRTUAL_ENDPOINT=http://localhost:$RGW_PORT" >> "$tmp"

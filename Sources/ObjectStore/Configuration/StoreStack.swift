@@ -44,11 +44,15 @@ public struct StoreStack: Sendable {
             guard let container = options.string("container") ?? options.string("bucket") else {
                 throw OptionError("backend=swift needs container=NAME")
             }
-            let auth = try options.choice("auth", ["tempauth"], default: "tempauth")
-            precondition(auth == "tempauth")
-            let c = try CredentialSource.swift(options: options, environment: environment)
-            backend = SwiftStore(container: container, auth: TempAuth(authURL: c.authURL, user: c.user, key: c.key),
-                                 http: HTTPClient(settings: http), ledger: ledger)
+            let auth: any SwiftAuthenticator
+            switch try SwiftAuthMethod.choose(options: options, environment: environment) {
+            case .tempauth:
+                let c = try CredentialSource.swift(options: options, environment: environment)
+                auth = TempAuth(authURL: c.authURL, user: c.user, key: c.key)
+            case .keystone:
+                auth = try CredentialSource.keystone(options: options, environment: environment)
+            }
+            backend = SwiftStore(container: container, auth: auth, http: HTTPClient(settings: http), ledger: ledger)
         default:
             backend = LocalStore(root: options.string("path") ?? StoreStack.defaultLocalPath(environment))
         }

@@ -1,11 +1,21 @@
-// How a Swift store gets a token and its storage URL. TempAuth (v1) here; Keystone v3 fits beside
-// it behind the same protocol.
+// How a Swift store gets a token and its storage URL. TempAuth (v1) here; Keystone v3 beside it
+// (KeystoneAuth.swift) behind the same protocol.
+import Foundation
 import Platform
 
 public struct SwiftSession: Sendable {
     public var token: Secret
     /// The account's URL, such as http://127.0.0.1:8080/v1/AUTH_test.
     public var storageURL: String
+    /// When the store should get a new token before its next request (shortly before the token
+    /// expires); nil when the token is used until Swift refuses it.
+    public var renewAt: Date?
+
+    public init(token: Secret, storageURL: String, renewAt: Date? = nil) {
+        self.token = token; self.storageURL = storageURL; self.renewAt = renewAt
+    }
+
+    public func isDue(at now: Date = Date()) -> Bool { renewAt.map { now >= $0 } ?? false }
 }
 
 public protocol SwiftAuthenticator: Sendable {

@@ -1,6 +1,6 @@
-// The OpenStack Swift backend (native API): a token from the authenticator, cached and renewed
-// once on a 401; PUT with the MD5 in ETag so the server checks the body; JSON listings paged with
-// markers; bulk delete where the cluster has it.
+// The OpenStack Swift backend (native API): a token from the authenticator, cached, renewed when
+// the authenticator says it is due and once on a 401; PUT with the MD5 in ETag so the server
+// checks the body; JSON listings paged with markers; bulk delete where the cluster has it.
 import Foundation
 import Platform
 
@@ -11,6 +11,11 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     private let ledger: RequestLedger?
     private let lock = Mutex()
     private var session: SwiftSession?
+    /// Grows with every new token, so a thread that saw a refused token knows whether another
+    /// thread has renewed it meanwhile.
+    private var generation = 0
+    /// One token request at a time: the threads that find the token due or refused wait for it.
+    private let authLock = NSLock()
     /// Set when the cluster answered that it has no bulk delete.
     private var noBulkDelete = false
 
@@ -21,6 +26,8 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     public var name: String { "swift \(auth.name) container \(container)" }
     public var checksumKinds: ChecksumKinds { [.md5] }
     public var maxBatchDelete: Int { lock.withLock { noBulkDelete } ? 0 : 1000 }
+    /// The token and storage URL in use (nil before the first request): for messages and tests.
+    public var currentSession: SwiftSession? { lock.withLock { session } }
 
     // MARK: Operations
 
@@ -126,11 +133,23 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     /// Percent-encodes everything but unreserved characters and "/".
     static func encode(_ s: String) -> String { SigV4Signer.uriEncode(s, keepSlash: true) }
 
-    private func currentSession(renew: Bool) throws -> SwiftSession {
-        if !renew, let s = lock.withLock({ session }) { return s }
+    /// The cached session, or a new one when there is none or it is due for renewal.
+    private func validSession() throws -> (session: SwiftSession, generation: Int) {
+        if let cached = lock.withLock({ session.map { ($0, generation) } }), !cached.0.isDue() { return cached }
+        return try renewSession(replacing: lock.withLock { generation })
+    }
+
+    /// A new token, unless another thread got one after generation `stale` and it is still good.
+    private func renewSession(replacing stale: Int) throws -> (session: SwiftSession, generation: Int) {
+        authLock.lock()
+        defer { authLock.unlock() }
+        if let cached = lock.withLock({ session.map { ($0, generation) } }), cached.1 != stale, !cached.0.isDue() { return cached }
         let s = try auth.authenticate(http: http, ledger: ledger)
-        lock.withLock { session = s }
-        return s
+        return lock.withLock {
+            session = s
+            generation += 1
+            return (s, generation)
+        }
     }
 
     /// Sends one request with the cached token; on a 401 gets a new token once and sends again.
@@ -138,7 +157,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
                       headers extra: [(name: String, value: String)] = [], body: RequestBody = .empty,
                       sink: ResponseSink = .buffer, kind: RequestKind, what: String) throws -> HTTPResponse {
         var renewed = false
-        var session = try currentSession(renew: false)
+        var (session, generation) = try validSession()
         while true {
             var url = session.storageURL + path
             if !query.isEmpty { url += "?" + query }
@@ -153,7 +172,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
             if r.status == 401 && !renewed {
                 renewed = true
                 ledger?.record(kind, failed: false, retry: true)
-                session = try currentSession(renew: true)
+                (session, generation) = try renewSession(replacing: generation)
                 continue
             }
             return r
@@ -169,7 +188,8 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
         let txid = r.header("x-trans-id")
         switch r.status {
         case 401:
-            return StoreError(.badCredentials, "\(what): Swift refused the token even after renewing it; check ST_USER and ST_KEY",
+            let hint = auth is TempAuth ? "check ST_USER and ST_KEY" : "check that the storage URL is this Keystone's Swift and the user has a role there"
+            return StoreError(.badCredentials, "\(what): Swift refused the token even after renewing it; \(hint)",
                               status: 401, requestID: txid, key: key)
         case 403:
             return StoreError(.accessDenied, "\(what): access denied to container \(container)", status: 403, requestID: txid, key: key)
