@@ -227,11 +227,65 @@ public final class CacheIndex: @unchecked Sendable {
         }
     }
 
-    /// After a crash: uploads that were under way are dirty again (their result is unknown).
-    public func resetInterruptedUploads() throws -> Int {
+    /// After a crash: uploads of `volume` that were under way are dirty again (their result is
+    /// unknown). Only for a volume whose writer lock the caller holds: another process's uploads
+    /// are its own.
+    public func resetInterruptedUploads(volume: String) throws -> Int {
         try lock.withLock {
-            try db.query("UPDATE chunks SET state = 'dirty' WHERE store = ? AND state = 'uploading'", [.text(store)])
+            try db.query("UPDATE chunks SET state = 'dirty' WHERE store = ? AND volume = ? AND state = 'uploading'",
+                         [.text(store), .text(volume)])
             return db.changes
+        }
+    }
+
+    /// Volumes with chunks dirty or being uploaded.
+    public func volumesWithUnsentChunks() throws -> [String] {
+        try lock.withLock {
+            try db.query("SELECT DISTINCT volume FROM chunks WHERE store = ? AND state != 'clean' ORDER BY volume",
+                         [.text(store)]).map { $0[0].text }
+        }
+    }
+
+    // Compare-and-set changes: processes sharing the cache folder each decide under their own
+    // locks, so a change that depends on a record's state makes it in the same statement.
+
+    /// Drops a clean cached chunk from the cache's records; false when it is no longer clean and
+    /// cached (a writer in another process made it dirty): its file must then stay.
+    public func evictIfClean(_ volume: String, _ number: Int) throws -> Bool {
+        try lock.withLock {
+            try db.query("UPDATE chunks SET cached = 0 WHERE store = ? AND volume = ? AND number = ? AND state = 'clean' AND cached = 1",
+                         [.text(store), .text(volume), .integer(Int64(number))])
+            return db.changes == 1
+        }
+    }
+
+    /// Marks a clean cached chunk dirty before its bytes change; false when it is not clean and
+    /// cached any more (evicted by another process meanwhile).
+    public func markDirtyIfCachedClean(_ volume: String, _ number: Int) throws -> Bool {
+        try lock.withLock {
+            try db.query("UPDATE chunks SET state = 'dirty', sha256 = NULL WHERE store = ? AND volume = ? AND number = ? AND state = 'clean' AND cached = 1",
+                         [.text(store), .text(volume), .integer(Int64(number))])
+            return db.changes == 1
+        }
+    }
+
+    /// Claims a chunk that is not cached, for a write replacing all of it: cached and dirty from now
+    /// on, before its file is made. False when it is cached already (a download was installed).
+    public func claimUncached(_ volume: String, _ number: Int) throws -> Bool {
+        try lock.withLock {
+            try db.query("UPDATE chunks SET cached = 1, state = 'dirty', sha256 = NULL WHERE store = ? AND volume = ? AND number = ? AND cached = 0",
+                         [.text(store), .text(volume), .integer(Int64(number))])
+            return db.changes == 1
+        }
+    }
+
+    /// Records a downloaded chunk as cached, before its file is put in place; false when it is
+    /// cached already or no longer clean (a writer claimed it): the download must then be dropped.
+    public func installIfUncached(_ volume: String, _ number: Int, sha256: [UInt8], lastUse: Double) throws -> Bool {
+        try lock.withLock {
+            try db.query("UPDATE chunks SET cached = 1, sha256 = ?, last_use = ? WHERE store = ? AND volume = ? AND number = ? AND cached = 0 AND state = 'clean'",
+                         [.blob(sha256), .real(lastUse), .text(store), .text(volume), .integer(Int64(number))])
+            return db.changes == 1
         }
     }
 

@@ -24,9 +24,8 @@ public final class ChunkCache: @unchecked Sendable {
     public let index: CacheIndex
 
     /// Opens (creating) the cache folder for the store named by `storeIdentity` (such as
-    /// "s3 http://host:port bucket b prefix p"). With `recover`, interrupted uploads are turned back
-    /// into dirty chunks; an inspecting tool passes false so it changes nothing another process owns.
-    public init(folder: String, storeIdentity: String, recover: Bool = true) throws {
+    /// "s3 http://host:port bucket b prefix p").
+    public init(folder: String, storeIdentity: String) throws {
         self.folder = folder
         let id = Digest.sha256(Array(storeIdentity.utf8)).prefix(8).hex
         storeFolder = folder + "/" + id
@@ -37,7 +36,6 @@ public final class ChunkCache: @unchecked Sendable {
             throw CacheError("cannot open the cache index \(indexPath): \(error)")
         }
         for suffix in ["", "-wal", "-shm"] { chmod(indexPath + suffix, 0o600) }
-        if recover { _ = try index.resetInterruptedUploads() }
     }
 
     public static func makePrivateFolder(_ path: String) throws {
@@ -95,8 +93,9 @@ public final class VolumeLock: @unchecked Sendable {
     private static let heldLock = Mutex()
     nonisolated(unsafe) private static var held: Set<String> = []
 
-    /// Takes the lock or throws a CacheError naming the process that holds it.
-    public init(cache: ChunkCache, volume: String) throws {
+    /// Takes the lock or throws a CacheError naming the process that holds it. `patient`: wait up
+    /// to a second for a lock just released (a child holding our descriptors until it execs).
+    public init(cache: ChunkCache, volume: String, patient: Bool = true) throws {
         path = cache.storeFolder + "/" + volume + ".lock"
         let lockPath = path
         let mine = VolumeLock.heldLock.withLock { () -> Bool in
@@ -122,7 +121,7 @@ public final class VolumeLock: @unchecked Sendable {
         var attempts = 0
         while fcntl(fd, 37 /* F_OFD_SETLK, which Glibc does not export to Swift */, &request) != 0 {
             attempts += 1
-            if attempts < 100 { usleep(10_000); continue }
+            if patient && attempts < 100 { usleep(10_000); continue }
             let holder = VolumeLock.holder(fd)
             close(fd)
             VolumeLock.heldLock.withLock { _ = VolumeLock.held.remove(lockPath) }
@@ -131,6 +130,12 @@ public final class VolumeLock: @unchecked Sendable {
         let pid = "\(getpid()) \(ProcessInfo.processInfo.processName)\n"
         ftruncate(fd, 0)
         _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    /// Whether a handle or the upload queue of this process holds the volume's lock.
+    public static func isHeldHere(cache: ChunkCache, volume: String) -> Bool {
+        let lockPath = cache.storeFolder + "/" + volume + ".lock"
+        return heldLock.withLock { held.contains(lockPath) }
     }
 
     deinit {

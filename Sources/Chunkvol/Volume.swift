@@ -80,7 +80,9 @@ public final class Volume: @unchecked Sendable {
     /// Reads up to `buffer.count` bytes at the position; 0 at or past the end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try checkOpen("read", read: true)
+        refreshForReader()
         var done = 0
+        var retries = 0
         // A read from the start (a restore, a label check) is taken as the start of a sequential run.
         let sequential = lastReadEnd == position || position == 0
         while done < buffer.count && position < record.size {
@@ -88,13 +90,39 @@ public final class Volume: @unchecked Sendable {
             let offset = position % cs
             let want = Int(min(UInt64(buffer.count - done), record.size - position, cs - offset))
             let target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + want)])
-            try readChunk(n, at: offset, into: target, sequential: sequential)
+            do { try readChunk(n, at: offset, into: target, sequential: sequential, attempt: retries) } catch let gone as ChunkGone {
+                // A writer in another process truncated or replaced it since this handle looked, or
+                // is making its file right now.
+                retries += 1
+                guard retries <= 20 else {
+                    if let cause = gone.cause { throw cause }
+                    throw VolumeError(.io, "read of volume \(name), chunk \(n): the cache index says the chunk is cached but its file \(store.cache.chunkPath(name, n)) stays missing; run chunkctl repair \(name)")
+                }
+                if retries > 1 { usleep(UInt32(5_000 * retries)) }
+                chunks.removeValue(forKey: n)
+                if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+                refreshForReader(force: true)
+                continue
+            }
             done += want
             position += UInt64(want)
         }
         lastReadEnd = position
         return done
     }
+
+    /// A handle opened only for reading follows the volume as writers (in any process) change it:
+    /// its size and chunk records are read again when the volume's generation moved.
+    private func refreshForReader(force: Bool = false) {
+        guard !mode.contains(.write), let fresh = try? store.cache.index.volume(name) else { return }
+        if force || fresh.generation != record.generation {
+            record = fresh
+            chunks.removeAll()
+        }
+    }
+
+    /// A reader's chunk changed under it in another process; `cause` is what to report if it persists.
+    private struct ChunkGone: Error { var cause: Error? }
 
     public func read(count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
@@ -103,7 +131,8 @@ public final class Volume: @unchecked Sendable {
         return bytes
     }
 
-    private func readChunk(_ n: Int, at offset: UInt64, into target: UnsafeMutableRawBufferPointer, sequential: Bool) throws {
+    private func readChunk(_ n: Int, at offset: UInt64, into target: UnsafeMutableRawBufferPointer, sequential: Bool,
+                           attempt: Int = 0) throws {
         refreshFiles()
         var rec = chunks[n]
         if rec == nil || rec!.cached == false {
@@ -112,7 +141,10 @@ public final class Volume: @unchecked Sendable {
             if let rec { chunks[n] = rec }
         }
         guard let rec else {
-            target.initializeMemory(as: UInt8.self, repeating: 0)   // a chunk never written: a hole
+            // No record: a chunk never written (a hole, zeros), unless a truncate in another process
+            // removed it since this reader looked at the size: look again once.
+            if attempt == 0 && !mode.contains(.write) { throw ChunkGone(cause: nil) }
+            target.initializeMemory(as: UInt8.self, repeating: 0)
             return
         }
         if !rec.cached || files[n] == nil && !FileManager.default.fileExists(atPath: store.cache.chunkPath(name, n)) {
@@ -126,7 +158,14 @@ public final class Volume: @unchecked Sendable {
                 }
                 return
             }
-            chunks[n] = try store.fetchChunk(name, n, record: rec)
+            do { chunks[n] = try store.fetchChunk(name, n, record: rec) } catch let e as VolumeError where !mode.contains(.write) {
+                // Gone from the store or of another length (a writer in another process truncated,
+                // appended or claimed it meanwhile): look at the volume again before calling it an
+                // error. A mismatch on a volume nobody changed is reported at once.
+                let moved = (try? store.cache.index.volume(name))??.generation != record.generation
+                if e.kind != .corrupt || moved { throw ChunkGone(cause: e) }
+                throw e
+            }
             store.evictIfNeeded()
             if sequential {
                 window = min(max(1, store.configuration.readahead), window * 2)
@@ -135,13 +174,21 @@ public final class Volume: @unchecked Sendable {
                 for ahead in (n + 1)..<min(chunkCount, n + 1 + window) { store.prefetch(name, ahead) }
             }
         }
-        let fd = try file(n, create: false)
+        let fd: Int32
+        do { fd = try file(n, create: false) } catch {
+            // Evicted, or cut off by a truncate, in another process since the record was read.
+            if !mode.contains(.write) { throw ChunkGone(cause: error) }
+            throw error
+        }
         var done = 0
         while done < target.count {
             let r = pread(fd, target.baseAddress! + done, target.count - done, off_t(offset) + off_t(done))
             if r < 0 && errno == EINTR { continue }
             if r < 0 { throw VolumeError(.io, "read of volume \(name), chunk \(n): \(String(cString: strerror(errno)))") }
             if r == 0 {
+                // A reader finding the file shorter than the chunk: a writer in another process is
+                // cutting or rewriting it (a file is cut to 0 before it is written anew); look again.
+                if !mode.contains(.write) && attempt < 20 { throw ChunkGone(cause: nil) }
                 // Past the end of the file but inside the chunk's length: a hole, zeros.
                 UnsafeMutableRawBufferPointer(rebasing: target[done...]).initializeMemory(as: UInt8.self, repeating: 0)
                 break
@@ -242,20 +289,33 @@ public final class Volume: @unchecked Sendable {
                 rec = try store.cache.index.chunk(name, n) ?? mine
                 if mine.length > rec.length && rec.cached { rec.length = mine.length }
                 var changed = false
+                var retry = false
                 if !rec.cached && start == 0 && end >= rec.length {
-                    // The write replaces all of it: no need to fetch the old bytes.
-                    if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
-                    let fd = try file(n, create: true)
-                    ftruncate(fd, 0)
-                    createdFiles = true
-                    rec.cached = true
-                    changed = true
+                    // The write replaces all of it: no need to fetch the old bytes. Claimed in the
+                    // index first, so a download in another process cannot be installed over it.
+                    if try store.cache.index.claimUncached(name, n) {
+                        if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
+                        let fd = try file(n, create: true)
+                        ftruncate(fd, 0)
+                        createdFiles = true
+                        rec.cached = true
+                        rec.state = .dirty
+                        rec.sha256 = nil
+                        changed = true
+                    } else { retry = true }
+                } else if rec.cached && rec.state == .clean {
+                    // Dirty in the index before its bytes change: a crash must never leave changed
+                    // bytes marked clean. In one statement with the check that it is still cached: an
+                    // eviction by another process may have taken its file meanwhile.
+                    if try store.cache.index.markDirtyIfCachedClean(name, n) {
+                        rec.state = .dirty
+                        rec.sha256 = nil
+                        changed = true
+                    } else { retry = true }
                 }
-                if rec.cached && rec.state == .clean {
-                    // Dirty in the index before its bytes change: a crash must never leave changed bytes marked clean.
-                    rec.state = .dirty
-                    rec.sha256 = nil
-                    changed = true
+                if retry {
+                    store.state.unlock()
+                    continue
                 }
                 if changed { try store.cache.index.save(rec) }
             } catch {
@@ -501,6 +561,7 @@ public final class Volume: @unchecked Sendable {
         for fd in files.values { Glibc.close(fd) }
         files.removeAll()
         closed = true
+        if let lock { store.keepLockWhileUploading(name, lock) }
         lock = nil
         if let failure { throw failure }
     }

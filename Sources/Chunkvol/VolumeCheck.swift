@@ -226,8 +226,7 @@ extension VolumeStore {
     /// writer lock throughout.
     public func repair(_ name: String, data: Bool = false, removeOrphans: Bool = false, timeout: Double = 3600) throws -> RepairReport {
         try VolumeLayout.validate(name)
-        let lock: VolumeLock
-        do { lock = try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, "repair \(name)") }
+        let lock = try takeLock(name, "repair \(name)")
         defer { withExtendedLifetime(lock) {} }
         let before = try verify(name, data: data)
         let ins = before.inspection

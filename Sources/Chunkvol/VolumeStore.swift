@@ -54,6 +54,9 @@ public final class VolumeStore: @unchecked Sendable {
     let state = NSCondition()
     /// In-memory state of volumes with work under way, by name.
     var activity: [String: VolumeActivity] = [:]
+    /// Writer locks this store holds for volumes no handle has open but whose uploads (or manifest)
+    /// it is sending: no other process writes or uploads them meanwhile. Guarded by `state`.
+    var uploadLocks: [String: VolumeLock] = [:]
     /// Grows whenever a chunk file is removed or replaced (eviction, a download installed): open
     /// handles then drop the descriptors they keep, which may name files no longer in the cache.
     private let epochLock = Mutex()
@@ -82,7 +85,7 @@ public final class VolumeStore: @unchecked Sendable {
             stack = try StoreStack.open(options: options, environment: environment, ledger: ledger)
             layout = VolumeLayout(prefix: configuration.prefix)
             cache = try ChunkCache(folder: configuration.cacheFolder,
-                                   storeIdentity: stack.backend.name + " prefix " + configuration.prefix, recover: recover)
+                                   storeIdentity: stack.backend.name + " prefix " + configuration.prefix)
             engine = TransferEngine(workers: configuration.uploads)
             counters = CounterRecorder(index: cache.index, layout: layout)
             ledger.observe { [counters] kind, key, delta in counters.record(kind, key: key, delta) }
@@ -117,9 +120,7 @@ public final class VolumeStore: @unchecked Sendable {
             throw VolumeError(.invalid, "open \(name): truncate and append need write")
         }
         var lock: VolumeLock? = nil
-        if mode.contains(.write) {
-            do { lock = try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, "open \(name)") }
-        }
+        if mode.contains(.write) { lock = try takeLock(name, "open \(name)") }
         var record = try knownVolume(name)
         if record != nil && mode.contains(.create) && mode.contains(.exclusive) {
             throw VolumeError(.exists, "volume \(name) exists already (exclusive create)")
@@ -162,9 +163,8 @@ public final class VolumeStore: @unchecked Sendable {
     /// Removes a volume from the store and the cache.
     public func remove(_ name: String) throws {
         try VolumeLayout.validate(name)
-        let lock: VolumeLock
-        do { lock = try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, "remove \(name)") }
-        defer { _ = lock }
+        let lock = try takeLock(name, "remove \(name)")
+        defer { withExtendedLifetime(lock) {} }
         let known = try knownVolume(name)
         do {
             var keys = try store.listAll(prefix: layout.chunkPrefix(name)).map(\.key)
@@ -174,6 +174,36 @@ public final class VolumeStore: @unchecked Sendable {
         try indexed("remove \(name)") { try cache.index.removeVolume(name) }
         cache.removeVolumeFiles(name)
         if known == nil { throw VolumeError(.notFound, "no volume \(name) on \(store.name)") }
+    }
+
+    /// The volume's writer lock: the one this store keeps while it uploads the volume, else a new one.
+    func takeLock(_ name: String, _ what: String) throws -> VolumeLock {
+        state.lock()
+        let kept = uploadLocks.removeValue(forKey: name)
+        state.unlock()
+        if let kept { return kept }
+        do { return try VolumeLock(cache: cache, volume: name) } catch { throw VolumeError.from(error, what) }
+    }
+
+    /// A writer closed: its lock stays with the store while the volume's uploads are under way.
+    func keepLockWhileUploading(_ name: String, _ lock: VolumeLock) {
+        state.lock()
+        uploadLocks[name] = lock
+        state.unlock()
+        releaseIfIdle(name)
+    }
+
+    /// Lets the volume's lock go once nothing of it is queued or in flight and no handle has it.
+    func releaseIfIdle(_ name: String) {
+        state.lock()
+        var released: VolumeLock? = nil
+        if let a = activity[name], !(a.queued.isEmpty && a.inFlight.isEmpty) || a.writerOpen {
+            // still busy
+        } else {
+            released = uploadLocks.removeValue(forKey: name)
+        }
+        state.unlock()
+        withExtendedLifetime(released) {}
     }
 
     func deleteKeys(_ keys: [String]) throws {
@@ -251,7 +281,7 @@ public final class VolumeStore: @unchecked Sendable {
             let lastLength = count == 0 ? 0 : v.size - UInt64(count - 1) * v.chunkSize
             let lastWrong = chunks.first(where: { $0.number == count - 1 }).map { $0.length != lastLength } ?? false
             guard lastWrong || chunks.contains(where: { $0.number >= count }) else { continue }
-            guard let lock = try? VolumeLock(cache: cache, volume: v.name) else { continue }
+            guard let lock = try? VolumeLock(cache: cache, volume: v.name, patient: false) else { continue }
             let beyond = chunks.filter { $0.number >= count }.map(\.number)
             do {
                 try deleteKeys(beyond.map { layout.chunkKey(v.name, $0) })
@@ -278,19 +308,25 @@ public final class VolumeStore: @unchecked Sendable {
         }
     }
 
-    /// Queues every dirty chunk of the store's volumes (at open: what a crash or an outage left).
+    /// Queues every dirty chunk of the store's volumes (at open: what a crash or an outage left),
+    /// with the volume's lock held until they are sent. A volume whose lock another process holds
+    /// is its writer's to send, and left alone (its uploads may be under way there).
     func resumeUploads() {
-        guard let dirty = try? cache.index.chunks(in: [.dirty]), !dirty.isEmpty else { return }
-        let byVolume = Dictionary(grouping: dirty, by: \.volume)
-        for (volume, chunks) in byVolume {
-            guard let v = try? cache.index.volume(volume) else { continue }
-            let count = v.chunkCount
+        guard let volumes = try? cache.index.volumesWithUnsentChunks(), !volumes.isEmpty else { return }
+        for volume in volumes {
+            guard let v = try? cache.index.volume(volume),
+                  let lock = try? VolumeLock(cache: cache, volume: volume, patient: false) else { continue }
+            // Ours now: uploads that were under way when a process died are dirty again.
+            _ = try? cache.index.resetInterruptedUploads(volume: volume)
+            guard let dirty = try? cache.index.chunks(of: volume).filter({ $0.state == .dirty && $0.number < v.chunkCount }) else { continue }
             state.lock()
             activity[volume, default: VolumeActivity()].manifestWanted = true
+            uploadLocks[volume] = lock
             state.unlock()
-            for c in chunks where c.number < count { queueUpload(volume, c.number, length: c.length) }
+            for c in dirty { queueUpload(volume, c.number, length: c.length) }
             // A volume with nothing left to send may still need its manifest.
             maybeWriteManifest(volume)
+            releaseIfIdle(volume)
         }
     }
 
@@ -373,6 +409,7 @@ public final class VolumeStore: @unchecked Sendable {
             if let again, failure == nil { requeue(volume, number, length: again.length, version: again.version) }
             evictIfNeeded()
             if failure == nil { maybeWriteManifest(volume) }
+            releaseIfIdle(volume)
         }
         guard current == version else { return }   // rewritten since it was queued: a newer upload follows
         let what = "upload of chunk \(number) of volume \(volume)"
@@ -453,10 +490,28 @@ public final class VolumeStore: @unchecked Sendable {
     /// Uploads every dirty chunk of `volumes` (all when empty), waits for them and writes the
     /// manifests. Throws naming each chunk that could not be uploaded, or on timeout. `progress`
     /// hears about twice a second how many of the dirty bytes found at the start are sent.
-    public func flush(_ volumes: [String] = [], timeout: Double, progress: ((FlushProgress) -> Void)? = nil) throws {
+    /// Volumes that another process has open for writing are its to send: named in the error when
+    /// asked for by name, skipped and returned when flushing all.
+    @discardableResult
+    public func flush(_ volumes: [String] = [], timeout: Double, progress: ((FlushProgress) -> Void)? = nil) throws -> [String] {
         let deadline = Date().addingTimeInterval(timeout)
         var names = volumes
         if names.isEmpty { names = try indexed("flush") { try cache.index.volumes() }.map(\.name) }
+        // The writer lock of each volume no handle or upload queue of ours holds, for the flush.
+        var busy: [String] = []
+        for name in names where !VolumeLock.isHeldHere(cache: cache, volume: name) {
+            do {
+                let lock = try VolumeLock(cache: cache, volume: name, patient: false)
+                _ = try? cache.index.resetInterruptedUploads(volume: name)
+                state.lock(); uploadLocks[name] = lock; state.unlock()
+            } catch { busy.append("\(error)") }
+        }
+        if !busy.isEmpty && !volumes.isEmpty {
+            for name in names { releaseIfIdle(name) }
+            throw VolumeError(.busy, "flush: " + busy.joined(separator: "; "))
+        }
+        names = names.filter { VolumeLock.isHeldHere(cache: cache, volume: $0) }
+        defer { for name in names { releaseIfIdle(name) } }
         for name in names {
             state.lock()
             activity[name, default: VolumeActivity()].failures.removeAll()
@@ -512,6 +567,7 @@ public final class VolumeStore: @unchecked Sendable {
             do { try writeManifest(name) } catch { throw VolumeError.from(error, "flush: the manifest of \(name)") }
         }
         report()
+        return busy
     }
 
     // MARK: Downloads
@@ -538,7 +594,8 @@ public final class VolumeStore: @unchecked Sendable {
             }
         }
         let what = "download of chunk \(number) of volume \(volume)"
-        try waitForSpace(adding: 0, volume: volume)
+        // A read never waits for room: what it brings is clean, and evicted again when over the limit.
+        evictIfNeeded()
         let final = cache.chunkPath(volume, number)
         let temp = final + ".download"
         let fd: Int32
@@ -565,17 +622,20 @@ public final class VolumeStore: @unchecked Sendable {
                 state.broadcast()
                 state.unlock()
             }
-            if let now = try cache.index.chunk(volume, number), now.cached {
+            // Recorded cached only if nothing has it yet (a writer here or in another process may
+            // have claimed it), then put in place.
+            let now = Date().timeIntervalSince1970
+            guard try cache.index.installIfUncached(volume, number, sha256: sums.sha256!, lastUse: now) else {
                 unlink(temp)
-                return now
+                if let current = try cache.index.chunk(volume, number), current.cached { return current }
+                throw VolumeError(.io, "\(what): the chunk changed in the cache while it was downloaded; read again")
             }
             guard rename(temp, final) == 0 else { throw CacheError("cannot install \(final): \(String(cString: strerror(errno)))", errno: errno) }
             filesChanged()
             var rec = record
             rec.cached = true
             rec.sha256 = sums.sha256
-            rec.lastUse = Date().timeIntervalSince1970
-            try cache.index.save(rec)
+            rec.lastUse = now
             return rec
         } catch {
             unlink(temp)
@@ -618,9 +678,8 @@ public final class VolumeStore: @unchecked Sendable {
         defer { state.unlock() }
         guard let clean = try? cache.index.chunks(in: [.clean]) else { return }
         for c in clean where c.cached && over > 0 && activity[c.volume]?.downloading.contains(c.number) != true {
-            var evicted = c
-            evicted.cached = false
-            guard (try? cache.index.save(evicted)) != nil else { continue }
+            // Only if still clean: a writer in another process may have made it dirty since the query.
+            guard (try? cache.index.evictIfClean(c.volume, c.number)) == true else { continue }
             cache.removeChunkFile(c.volume, c.number)
             filesChanged()
             over = over > c.length ? over - c.length : 0
@@ -636,9 +695,7 @@ public final class VolumeStore: @unchecked Sendable {
         let clean = try indexed("evict") { try cache.index.chunks(in: [.clean]) }
         var freed: UInt64 = 0
         for c in clean where c.cached && (volumes.isEmpty || volumes.contains(c.volume)) {
-            var evicted = c
-            evicted.cached = false
-            try indexed("evict") { try cache.index.save(evicted) }
+            guard try indexed("evict", { try cache.index.evictIfClean(c.volume, c.number) }) else { continue }
             cache.removeChunkFile(c.volume, c.number)
             filesChanged()
             freed += c.length
@@ -647,6 +704,8 @@ public final class VolumeStore: @unchecked Sendable {
     }
 
     /// Blocks a writer while dirty chunks fill the cache, until uploads free room or the timeout.
+    /// The dirty chunks may be other processes' (the cache is shared): their uploads free room too,
+    /// so only `upload=manual` with nothing running here fails at once.
     func waitForSpace(adding bytes: UInt64, volume: String) throws {
         let deadline = Date().addingTimeInterval(configuration.spaceTimeout)
         while true {
@@ -655,11 +714,13 @@ public final class VolumeStore: @unchecked Sendable {
             evictIfNeeded()
             state.lock()
             let idle = activity.values.allSatisfy { $0.queued.isEmpty && $0.inFlight.isEmpty }
-            let waited = idle ? false : state.wait(until: deadline)
+            let hopeless = idle && configuration.policy == .manual
+            // Uploads here wake us; other processes' uploads do not, so look again now and then.
+            let waited = hopeless ? false : state.wait(until: min(deadline, Date().addingTimeInterval(idle ? 0.2 : 1)))
             state.unlock()
-            if idle || (!waited && Date() >= deadline) {
+            if hopeless || (!waited && Date() >= deadline) {
                 throw VolumeError(.noSpace, "volume \(volume): dirty chunks fill the cache (cachesize=\(Options.formatSize(configuration.cacheSize)))"
-                                  + (idle ? " and no upload is running (upload=manual or the store is failing)" : " and uploads did not free room within \(Int(configuration.spaceTimeout)) s")
+                                  + (hopeless ? " and no upload is running (upload=manual)" : " and uploads did not free room within \(Int(configuration.spaceTimeout)) s (is the store failing?)")
                                   + "; flush, raise cachesize= or check the store")
             }
         }

@@ -102,3 +102,14 @@ import Chunkvol
         #expect(try run(["verify", "Away-0001", "--data"]).status == 0)
     }
 }
+
+@Suite("Processes sharing a cache, on a real server") struct ConcurrencyIntegrationTests {
+    @Test func eightProcessesEightVolumesOneCacheOnSAIO() throws {
+        guard let server = try TestServers.require(.saioS3) else { return }
+        let container = TestServers.containerName("conc")
+        let raw = try server.open(container: container).store
+        let summary = try ConcurrencyScenario.run(storeOptions: server.options + ",bucket=" + container,
+                                                  environment: server.environment, raw: raw, tag: "Conc")
+        print("concurrency on SAIO S3: " + summary)
+    }
+}

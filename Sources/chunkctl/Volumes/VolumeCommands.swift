@@ -135,8 +135,9 @@ struct Flush: ParsableCommand {
     func run() throws {
         let store = try global.openVolumes()
         let meter = ProgressMeter(terminal: isatty(2) != 0)
-        try volumeReporting { try store.flush(volumes, timeout: timeout, progress: meter.show) }
+        let skipped = try volumeReporting { try store.flush(volumes, timeout: timeout, progress: meter.show) }
         meter.finish()
+        for s in skipped { printError("chunkctl: skipped: \(s); its writer uploads it") }
         store.close(timeout: timeout)
         print("flushed: " + (volumes.isEmpty ? "all volumes" : volumes.joined(separator: ", ")))
     }
