@@ -29,7 +29,8 @@ public struct VolumeError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    static func from(_ error: Error, _ what: String) -> VolumeError {
+    /// Any error of the layers below as a VolumeError; `what` names the operation for the sentence.
+    public static func from(_ error: Error, _ what: String) -> VolumeError {
         switch error {
         case let e as VolumeError: return e
         case let e as StoreError:
