@@ -210,12 +210,13 @@ public func capiClose(_ f: OpaquePointer?) -> Int32 {
     calling("close", failure: -1) {
         let file = try Handles.file(f)
         let raw = Unmanaged.passUnretained(file).toOpaque()
-        // Released whatever close reports, as close(2) releases its descriptor.
-        Handles.lock.withLock {
-            Handles.files.remove(raw)
-            file.owner.openFiles -= 1
+        // Released whatever close reports, as close(2) releases its descriptor; the store counts
+        // the file open until its close has run, so the store cannot close under it.
+        Handles.lock.withLock { _ = Handles.files.remove(raw) }
+        defer {
+            Handles.lock.withLock { file.owner.openFiles -= 1 }
+            Unmanaged<FileHandle>.fromOpaque(raw).release()
         }
-        defer { Unmanaged<FileHandle>.fromOpaque(raw).release() }
         try file.volume.close()
         return 0
     }
