@@ -6,7 +6,7 @@ import ObjectStore
 import ChunkCache
 
 public struct VolumeError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
         case notFound, exists, busy, accessDenied, invalid, io, noSpace, timedOut, badHandle, corrupt
     }
     public var kind: Kind

@@ -43,6 +43,7 @@ log "exported: $exports"
 
 # --------------------------------------------------------------- build --
 CFLAGS="-std=c11 -Wall -Wextra -Werror -pthread -g"
+command -v cc >/dev/null || { fail "no C compiler named cc (Debian: apt-get install gcc)"; exit 1; }
 # shellcheck disable=SC2046
 cc $CFLAGS -o "$WORK/daemon_test" Tests/capi/daemon_test.c $(pkg-config --cflags --libs chunkvol) \
   || { fail "daemon_test.c does not build with pkg-config chunkvol"; exit 1; }
