@@ -57,9 +57,9 @@ struct chunkvol_stat {
 /*
  * Opens the store the option string names (Spec/options.md), for example
  *   "backend=s3,endpoint=http://127.0.0.1:7480,bucket=backups,chunksize=64M,cache=/var/cache/chunkvol"
- * Secrets are never options: they come from the environment (AWS_ACCESS_KEY_ID, ST_USER, ...)
- * or the credentials= file, read now. Chunks left dirty in the cache by an earlier process are
- * queued for upload at once. The local backend's folder is created when missing.
+ * Secrets are never options: they come from the environment (AWS_ACCESS_KEY_ID, ST_KEY,
+ * OS_PASSWORD, ...) or the credentials= file, read now. Chunks left dirty in the cache by an
+ * earlier process are queued for upload at once. The local backend's folder is created when missing.
  * Errors: EINVAL (an unknown key, a bad value, missing credentials), EIO (the cache folder).
  */
 chunkvol_store *chunkvol_store_open(const char *options);

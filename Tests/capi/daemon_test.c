@@ -190,6 +190,7 @@ int main(int argc, char **argv) {
     secrets[0] = getenv("AWS_SECRET_ACCESS_KEY");
     secrets[1] = getenv("ST_KEY");
     secrets[2] = getenv("AWS_SESSION_TOKEN");
+    secrets[3] = getenv("OS_PASSWORD");
 
     char tag[64];
     snprintf(tag, sizeof tag, "capi-%ld-%ld", (long)getpid(), (long)time(NULL) % 100000);
@@ -316,10 +317,10 @@ int main(int argc, char **argv) {
     EXPECT_FAIL_INT(chunkvol_close((chunkvol_file *)store), EBADF);                      /* a store, not a file */
 
     /* Credentials refused: the same store with a wrong secret (read when the store opens). */
-    int s3 = secrets[0] != NULL && strstr(base, "backend=swift") == NULL;
-    int swift = secrets[1] != NULL && strstr(base, "backend=swift") != NULL;
-    if (s3 || swift) {
-        const char *var = s3 ? "AWS_SECRET_ACCESS_KEY" : "ST_KEY";
+    int swift = strstr(base, "backend=swift") != NULL;
+    const char *var = !swift && secrets[0] ? "AWS_SECRET_ACCESS_KEY"
+                    : swift && secrets[1] ? "ST_KEY" : swift && secrets[3] ? "OS_PASSWORD" : NULL;
+    if (var) {
         char *saved = strdup(getenv(var));
         setenv(var, "wrong-secret-for-the-test", 1);
         char *opts_x = joined(cache_a, "/cache-x", ",retries=0");

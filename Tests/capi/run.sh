@@ -3,7 +3,8 @@
 # `make install PREFIX=<temporary folder>`, checks its exported symbols and that programs find it
 # without LD_LIBRARY_PATH, builds Tests/capi/daemon_test.c and the README's C example through the
 # installed pkg-config file, and runs daemon_test against the Local backend and the real servers
-# (SAIO S3, SAIO Swift, RGW S3; endpoints and credentials from Tests/servers/servers.env), each
+# (SAIO S3, SAIO Swift with TempAuth and with Keystone v3, RGW S3; endpoints and credentials from
+# Tests/servers/servers.env), each
 # plainly and under valgrind memcheck (Tests/capi/valgrind.supp says what is suppressed and why).
 #
 # Usage: bash Tests/capi/run.sh          (servers started by Tests/servers/start-all.sh)
@@ -78,7 +79,10 @@ run_case() {
   local name=$1 options=$2; shift 2
   local dir="$WORK/$name"
   local clean=(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE
-               -u ST_AUTH -u ST_USER -u ST_KEY "$@")
+               -u ST_AUTH -u ST_USER -u ST_KEY)
+  local v
+  for v in $(compgen -e | grep '^OS_'); do clean+=(-u "$v"); done
+  clean+=("$@")
   mkdir -p "$dir/plain" "$dir/valgrind"
   local t=$SECONDS
   if "${clean[@]}" "$WORK/daemon_test" "$options" "$dir/plain" > "$dir/plain.log" 2>&1; then
@@ -124,6 +128,10 @@ server_case saio-s3 "backend=s3,endpoint=${SAIO_S3_ENDPOINT:-},region=${SAIO_S3_
   "${SAIO_S3_ENDPOINT:-}" "AWS_ACCESS_KEY_ID=${SAIO_S3_ACCESS_KEY:-}" "AWS_SECRET_ACCESS_KEY=${SAIO_S3_SECRET_KEY:-}"
 server_case saio-swift "backend=swift,endpoint=${SAIO_SWIFT_AUTH:-},container=$BUCKET,chunksize=256K" \
   "${SAIO_SWIFT_AUTH:-}" "ST_USER=${SAIO_SWIFT_USER:-}" "ST_KEY=${SAIO_SWIFT_KEY:-}"
+server_case saio-keystone "backend=swift,auth=keystone,endpoint=${KEYSTONE_AUTH_URL:-},region=${KEYSTONE_REGION_NAME:-RegionOne},container=$BUCKET,chunksize=256K" \
+  "${KEYSTONE_AUTH_URL:-}" "OS_USERNAME=${KEYSTONE_USERNAME:-}" "OS_PASSWORD=${KEYSTONE_PASSWORD:-}" \
+  "OS_PROJECT_NAME=${KEYSTONE_PROJECT_NAME:-}" "OS_USER_DOMAIN_NAME=${KEYSTONE_USER_DOMAIN_NAME:-Default}" \
+  "OS_PROJECT_DOMAIN_NAME=${KEYSTONE_PROJECT_DOMAIN_NAME:-Default}"
 server_case rgw-s3 "backend=s3,endpoint=${RGW_S3_ENDPOINT:-},region=${RGW_S3_REGION:-us-east-1},bucket=$BUCKET,chunksize=256K" \
   "${RGW_S3_ENDPOINT:-}" "AWS_ACCESS_KEY_ID=${RGW_S3_ACCESS_KEY:-}" "AWS_SECRET_ACCESS_KEY=${RGW_S3_SECRET_KEY:-}"
 
