@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "Chunkvol", targets: ["Chunkvol"]),
         .library(name: "ObjectStore", targets: ["ObjectStore"]),
         .executable(name: "chunkctl", targets: ["chunkctl"]),
+        // libchunkvol.so, the C API a storage daemon links (chunkvol.h, Spec/c-api.md).
+        // `make install` builds it with the Swift runtime linked in and only chunkvol_* exported.
+        .library(name: "chunkvol", type: .dynamic, targets: ["CChunkvolAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +41,10 @@ let package = Package(
         // The volume layer and the Swift API (VolumeStore, Volume).
         .target(name: "Chunkvol", dependencies: ["Platform", "ObjectStore", "ChunkCache", "Transfer"],
                 path: "Sources/Chunkvol"),
+        // The C API: the installed header as a Clang module, and the @_cdecl functions behind it.
+        .systemLibrary(name: "CChunkvolHeader", path: "Sources/CChunkvolHeader"),
+        .target(name: "CChunkvolAPI", dependencies: ["Chunkvol", "CChunkvolHeader", "Platform"],
+                path: "Sources/CChunkvolAPI"),
         .executableTarget(name: "chunkctl", dependencies: [
             "Chunkvol", "ChunkCache", "ObjectStore", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

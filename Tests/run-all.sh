@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # run-all.sh - every test: build packages, both real servers (SAIO with Keystone + Ceph radosgw),
 # the fault proxy self-test, then swift-build --build-tests and swift-test with the
-# servers' endpoints/credentials (Tests/servers/servers.env) in the environment.
+# servers' endpoints/credentials (Tests/servers/servers.env) in the environment, then the C API
+# test (Tests/capi/run.sh: make install, a daemon-style C program on Local and the servers, valgrind).
 #
 # Usage:  bash Tests/run-all.sh [swift-test args...]     (from any directory)
 #   KEEP_SERVERS=1   leave the servers running at the end (default: stop-all.sh, which
 #                    also stops servers that start-all.sh found running and reused)
-# Exit status: swift-test's (1 if it passed but the fault proxy self-test failed).
+# Exit status: swift-test's (1 if it passed but the fault proxy self-test or the C API test failed).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,6 +53,9 @@ fi
 log "swift-test $*"
 swift-test "$@"
 rc=$?
-log "swift-test exit $rc; fault proxy self-test exit $proxy_rc"
-if [ $rc = 0 ] && [ $proxy_rc != 0 ]; then rc=1; fi
+log "C API test"
+bash Tests/capi/run.sh
+capi_rc=$?
+log "swift-test exit $rc; fault proxy self-test exit $proxy_rc; C API test exit $capi_rc"
+if [ $rc = 0 ] && { [ $proxy_rc != 0 ] || [ $capi_rc != 0 ]; }; then rc=1; fi
 exit $rc

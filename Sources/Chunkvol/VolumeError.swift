@@ -6,7 +6,7 @@ import ObjectStore
 import ChunkCache
 
 public struct VolumeError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
         case notFound, exists, busy, accessDenied, invalid, io, noSpace, timedOut, badHandle, corrupt
     }
     public var kind: Kind
@@ -29,7 +29,8 @@ public struct VolumeError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    static func from(_ error: Error, _ what: String) -> VolumeError {
+    /// Any error of the layers below as a VolumeError; `what` names the operation for the sentence.
+    public static func from(_ error: Error, _ what: String) -> VolumeError {
         switch error {
         case let e as VolumeError: return e
         case let e as StoreError:
