@@ -91,6 +91,9 @@ public final class CacheIndex: @unchecked Sendable {
         self.store = store
         db = try SQLiteDatabase(path: path)
         try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        // A damaged file may open; its pages tell. quick_check reads them all in milliseconds.
+        let check = try db.query("PRAGMA quick_check").first?.first?.text ?? ""
+        guard check == "ok" else { throw SQLiteError(code: 11, message: "quick_check: \(check.prefix(200))") }
         try migrate()
     }
 

@@ -32,10 +32,43 @@ public final class ChunkCache: @unchecked Sendable {
         try ChunkCache.makePrivateFolder(folder)
         try ChunkCache.makePrivateFolder(storeFolder)
         let indexPath = folder + "/index.sqlite"
-        do { index = try CacheIndex(path: indexPath, store: id) } catch {
+        // A write-ahead log without its database belongs to a lost index: never replay it into a new one.
+        if access(indexPath, F_OK) != 0 { for suffix in ["-wal", "-shm"] { unlink(indexPath + suffix) } }
+        do { index = try CacheIndex(path: indexPath, store: id) } catch let error as SQLiteError where [11, 26].contains(error.code & 0xff) {
+            // SQLITE_CORRUPT or SQLITE_NOTADB: damaged beyond SQLite's reading: kept aside for inspection, and a new index is built
+            // from the chunk files and the store (VolumeStore adopts the volume folders it finds).
+            let aside = indexPath + ".damaged-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] { rename(indexPath + suffix, aside + suffix) }
+            do { index = try CacheIndex(path: indexPath, store: id) } catch {
+                throw CacheError("cannot open the cache index \(indexPath): \(error)")
+            }
+            notice = "the cache index \(indexPath) was damaged (\(error)); it was moved to \(aside) and is rebuilt from the cache's chunk files and the store"
+        } catch {
             throw CacheError("cannot open the cache index \(indexPath): \(error)")
         }
         for suffix in ["", "-wal", "-shm"] { chmod(indexPath + suffix, 0o600) }
+    }
+
+    /// What the operator must hear about this cache (an index rebuilt after damage).
+    public private(set) var notice: String?
+
+    /// The volumes that have a folder of chunk files in this store's part of the cache.
+    public func volumeFolders() -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: storeFolder)) ?? []
+        return entries.filter { name in
+            var isDir: ObjCBool = false
+            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: storeFolder + "/" + name, isDirectory: &isDir) && isDir.boolValue
+        }.sorted()
+    }
+
+    /// The chunk files of a volume's folder: number and size (downloads under way left out).
+    public func chunkFiles(_ volume: String) -> [(number: Int, size: UInt64)] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: volumeFolder(volume))) ?? []
+        return entries.compactMap { name -> (Int, UInt64)? in
+            guard let n = Int(name), String(n) == name,
+                  let size = (try? FileManager.default.attributesOfItem(atPath: chunkPath(volume, n))[.size]) as? NSNumber else { return nil }
+            return (n, size.uint64Value)
+        }.sorted { $0.0 < $1.0 }
     }
 
     public static func makePrivateFolder(_ path: String) throws {

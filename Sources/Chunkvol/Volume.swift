@@ -21,6 +21,9 @@ public final class Volume: @unchecked Sendable {
     private var chunks: [Int: ChunkRecord] = [:]
     /// Chunks written since the last sync, and whether a chunk file was created.
     private var touched: Set<Int> = []
+    /// Clean cached chunks whose file this handle has checked against the recorded SHA-256: a file
+    /// changed behind the index is an error, never data.
+    private var verified: Set<Int> = []
     /// The size changed since the last sync (a truncate may touch no chunk).
     private var resized = false
     private var createdFiles = false
@@ -118,6 +121,21 @@ public final class Volume: @unchecked Sendable {
         if force || fresh.generation != record.generation {
             record = fresh
             chunks.removeAll()
+            verified.removeAll()
+        }
+    }
+
+    /// Hashes a clean chunk's cache file before its first read through this handle.
+    private func checkCachedFile(_ n: Int, _ fd: Int32, length: UInt64, sha256: [UInt8]) throws {
+        let sums = try ChunkHasher.hashFile(fd, length: length, kinds: [])
+        guard sums.sha256 == sha256 else {
+            // A writer in another process may have made it dirty and changed it since: only a
+            // chunk still clean in the index is damaged.
+            if let now = try? store.cache.index.chunk(name, n), now.state != .clean || now.sha256 != sha256 {
+                chunks[n] = now
+                throw ChunkGone(cause: nil)
+            }
+            throw VolumeError(.corrupt, "read of volume \(name), chunk \(n): the cache file \(store.cache.chunkPath(name, n)) was changed behind the cache index (its SHA-256 is not the one recorded); nothing was returned from it; run chunkctl repair \(name) --data to drop it and read the store's copy")
         }
     }
 
@@ -158,7 +176,10 @@ public final class Volume: @unchecked Sendable {
                 }
                 return
             }
-            do { chunks[n] = try store.fetchChunk(name, n, record: rec) } catch let e as VolumeError where !mode.contains(.write) {
+            do {
+                chunks[n] = try store.fetchChunk(name, n, record: rec)
+                verified.insert(n)   // hashed as it came down
+            } catch let e as VolumeError where !mode.contains(.write) {
                 // Gone from the store or of another length (a writer in another process truncated,
                 // appended or claimed it meanwhile): look at the volume again before calling it an
                 // error. A mismatch on a volume nobody changed is reported at once.
@@ -175,7 +196,13 @@ public final class Volume: @unchecked Sendable {
             }
         }
         let fd: Int32
-        do { fd = try file(n, create: false) } catch {
+        do {
+            fd = try file(n, create: false)
+            if let current = chunks[n], current.state == .clean, let sha = current.sha256, !verified.contains(n) {
+                try checkCachedFile(n, fd, length: current.length, sha256: sha)
+                verified.insert(n)
+            }
+        } catch let e as VolumeError where e.kind == .corrupt { throw e } catch {
             // Evicted, or cut off by a truncate, in another process since the record was read.
             if !mode.contains(.write) { throw ChunkGone(cause: error) }
             throw error

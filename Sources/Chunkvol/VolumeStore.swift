@@ -57,6 +57,10 @@ public final class VolumeStore: @unchecked Sendable {
     /// Writer locks this store holds for volumes no handle has open but whose uploads (or manifest)
     /// it is sending: no other process writes or uploads them meanwhile. Guarded by `state`.
     var uploadLocks: [String: VolumeLock] = [:]
+    /// What opening the store found and did that the operator must hear (adopted volume folders).
+    var adoptionNotices: [String] = []
+    /// Warnings for the operator: TLS verification off, a damaged index rebuilt, volumes adopted.
+    public var warnings: [String] { stack.warnings + (cache.notice.map { [$0] } ?? []) + adoptionNotices }
     /// Grows whenever a chunk file is removed or replaced (eviction, a download installed): open
     /// handles then drop the descriptors they keep, which may name files no longer in the cache.
     private let epochLock = Mutex()
@@ -93,6 +97,7 @@ public final class VolumeStore: @unchecked Sendable {
             if stack.backend is LocalStore { try stack.backend.createContainer() }
         } catch { throw VolumeError.from(error, "opening the store") }
         guard recover else { return }
+        adoptVolumeFolders()
         recoverVolumes()
         resumeUploads()
     }

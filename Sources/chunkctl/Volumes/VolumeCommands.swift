@@ -15,7 +15,7 @@ extension GlobalOptions {
         let options = try parsed()
         do {
             let store = try VolumeStore(options: options, recover: recover)
-            for w in store.stack.warnings { printError("chunkctl: " + w) }
+            for w in store.warnings { printError("chunkctl: " + w) }
             return store
         } catch let e as VolumeError { throw Failure(e) }
     }
