@@ -591,6 +591,18 @@ public final class Volume: @unchecked Sendable {
         if let lock { store.keepLockWhileUploading(name, lock) }
         lock = nil
         if let failure { throw failure }
+        // The bytes are safe in the cache, but the caller must hear that the store is refusing
+        // them: uploads of this volume that failed (after their retries) and are not yet redone.
+        if mode.contains(.write) {
+            store.state.lock()
+            let failed = (store.activity[name]?.failures ?? [:]).sorted { $0.key < $1.key }
+            store.state.unlock()
+            if !failed.isEmpty {
+                throw VolumeError(.io, "close of volume \(name): the volume is closed and durable in the cache, but \(failed.count) chunk upload(s) failed: "
+                                  + failed.prefix(3).map(\.value).joined(separator: "; ")
+                                  + "; they stay dirty and are sent by a flush or the next open of the store once it answers")
+            }
+        }
     }
 
     // MARK: Files

@@ -54,3 +54,52 @@ import StoreTestSupport
         #expect(stored == data, "after the server came back the store holds every byte")
     }
 }
+
+/// The store away for longer than every timeout (a proxy in front of SAIO, stopped): writes go on
+/// into the cache until back-pressure, then fail with a sentence; flush and close return errors;
+/// the dirty data stays; the next open after the store is back uploads it with no command.
+@Suite("Store away") struct StoreAwayTests {
+    @Test func backPressureThenErrorsThenUploadAtTheNextOpen() throws {
+        guard let server = try TestServers.require(.saioS3) else { return }
+        let container = TestServers.containerName("away2")
+        let raw = try server.open(container: container).store
+        var proxy = try FaultProxy(upstream: server.baseURL)
+        let port = proxy.port
+        let folder = TemporaryFolder("away2")
+        let options = server.through(proxyPort: port).options + ",bucket=\(container),cache=\(folder.path)/cache,chunksize=64K,"
+            + "cachesize=1M,space_timeout=3,retries=1,retry_time=1,connect_timeout=1,io_timeout=2"
+        let data = randomBytes(3 << 20, seed: 61)
+        var written = 0
+        do {
+            let store = try VolumeStore(options: options, environment: server.environment)
+            let v = try store.open("Away-0002", mode: [.write, .create])
+            try v.write(Array(data[0..<(256 << 10)]))
+            written = 256 << 10
+            try v.sync()
+            proxy.stop()
+            var failure: VolumeError? = nil
+            while written < data.count {
+                do { try v.write(Array(data[written..<(written + 65_536)])); written += 65_536 } catch let e as VolumeError { failure = e; break }
+            }
+            let e = try #require(failure, "3 MiB went into a 1 MiB cache with the store away")
+            #expect(e.kind == .noSpace && "\(e)".contains("uploads did not free room within 3 s") && "\(e)".contains("check the store"), "\(e)")
+            #expect(written >= 1 << 20, "writes went on into the cache until it was full: \(written) bytes")
+            #expect { try v.flush(timeout: 30) } throws: { "\($0)".contains("cannot be reached") && "\($0)".contains("Away-0002") }
+            #expect { try v.close() } throws: { "\($0)".contains("durable in the cache") && "\($0)".contains("upload(s) failed") }
+            #expect(try store.stat("Away-0002").dirtyChunks > 0)
+            _ = store.close(timeout: 10)
+        }
+        proxy = try FaultProxy(upstream: server.baseURL, port: port)
+        defer { proxy.stop() }
+        // No command: opening the store sends what was left.
+        let store = try VolumeStore(options: options, environment: server.environment)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (try store.cache.index.usage().dirty) > 0 { usleep(100_000) }
+        #expect(try store.cache.index.usage().dirty == 0)
+        _ = store.close(timeout: 60)
+        let stored = try raw.listAll(prefix: "Away-0002/").flatMap { try raw.get($0.key, range: nil, into: .memory).bytes }
+        #expect(stored == Array(data[0..<written]))
+        let manifest = try raw.get(".chunkvol/Away-0002.json", range: nil, into: .memory).bytes
+        #expect(String(decoding: manifest, as: UTF8.self).contains("\"size\" : \(written)"))
+    }
+}
