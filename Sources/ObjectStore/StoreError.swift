@@ -49,6 +49,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var key: String?
     /// For `.clockSkew`: the server's time, when it said.
     public var serverTime: Double?
+    /// The operation failed before its own request went on the wire (getting a Swift token failed;
+    /// the token requests are counted as AUTH): the Counting decorator does not count it a request.
+    public var beforeRequest = false
 
     public init(_ kind: Kind, _ sentence: String, status: Int? = nil, code: String? = nil, message: String? = nil,
                 requestID: String? = nil, key: String? = nil) {

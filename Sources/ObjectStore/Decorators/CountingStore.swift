@@ -22,6 +22,9 @@ public struct CountingStore: ObjectStore {
             let result = try body()
             ledger.record(kind, bytesUp: up, bytesDown: down(result))
             return result
+        } catch let e as StoreError where e.beforeRequest {
+            // Nothing of this kind was sent (authentication failed, and counted itself).
+            throw e
         } catch let e as StoreError where e.kind == .notFound {
             // "No such key" is the store's answer to a question, not a failed request.
             ledger.record(kind)

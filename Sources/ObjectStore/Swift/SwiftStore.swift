@@ -157,7 +157,12 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
                       headers extra: [(name: String, value: String)] = [], body: RequestBody = .empty,
                       sink: ResponseSink = .buffer, kind: RequestKind, what: String) throws -> HTTPResponse {
         var renewed = false
-        var (session, generation) = try validSession()
+        var session: SwiftSession, generation: Int
+        do { (session, generation) = try validSession() } catch var e as StoreError {
+            // No request of this kind went out, only the token requests (counted as AUTH).
+            e.beforeRequest = true
+            throw e
+        }
         while true {
             var url = session.storageURL + path
             if !query.isEmpty { url += "?" + query }
@@ -171,8 +176,9 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
             ledger?.recordResends(kind, requestsSent: r.requestsSent)
             if r.status == 401 && !renewed {
                 renewed = true
-                ledger?.record(kind, failed: false, retry: true)
                 (session, generation) = try renewSession(replacing: generation)
+                // Counted once the new token is there: without one, the request is not sent again.
+                ledger?.record(kind, failed: false, retry: true)
                 continue
             }
             return r
