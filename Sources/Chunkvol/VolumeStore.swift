@@ -467,11 +467,28 @@ public final class VolumeStore: @unchecked Sendable {
         }
     }
 
+    /// One manifest write per volume at a time (an upload's end, flush, repair): two PUTs of one
+    /// manifest in flight could land in either order and leave an older generation on the store than
+    /// the index records as stored.
+    private let manifestLocksLock = Mutex()
+    private var manifestLocks: [String: NSLock] = [:]
+    private func manifestLock(_ volume: String) -> NSLock {
+        manifestLocksLock.withLock {
+            if let l = manifestLocks[volume] { return l }
+            let l = NSLock()
+            manifestLocks[volume] = l
+            return l
+        }
+    }
+
     /// PUTs the manifest of `volume` if every chunk is clean and the manifest on the store is older.
     /// Returns false when a chunk is not clean yet (nothing written); true when the store's manifest
     /// is current (written now, or already).
     @discardableResult
     func writeManifest(_ volume: String) throws -> Bool {
+        let lock = manifestLock(volume)
+        lock.lock()
+        defer { lock.unlock() }
         guard let v = try cache.index.volume(volume) else { return true }
         guard v.storedGeneration != v.generation else { return true }
         let count = v.chunkCount
