@@ -22,6 +22,29 @@ public struct ChecksumKinds: OptionSet, Sendable {
     public static let md5 = ChecksumKinds(rawValue: 2)
 }
 
+/// Object keys: non-empty, no NUL, at most 1024 bytes (S3's and Swift's limit). An empty key would
+/// name the bucket or container itself: a DELETE of it removes the bucket, a GET lists it.
+public enum ObjectKey {
+    public static let maxBytes = 1024
+
+    /// Why `key` cannot name an object, or nil when it can.
+    public static func problem(_ key: String) -> String? {
+        if key.isEmpty { return "a key cannot be empty" }
+        if key.utf8.contains(0) { return "a key cannot hold a NUL" }
+        if key.utf8.count > maxBytes { return "a key is at most \(maxBytes) bytes long, this one \(key.utf8.count)" }
+        return nil
+    }
+
+    /// Throws `.invalidRequest` (before any request is sent) when `key` cannot name an object.
+    public static func validate(_ key: String) throws {
+        if let why = problem(key) {
+            var e = StoreError(.invalidRequest, "the key \(key.utf8.count > 80 ? String(key.prefix(60)).debugDescription + "…" : key.debugDescription) cannot be stored: \(why)", key: key)
+            e.beforeRequest = true
+            throw e
+        }
+    }
+}
+
 /// Where `get` puts an object's bytes.
 public enum ObjectSink: Sendable {
     /// Returned in `GetResult.bytes`; for small objects (manifests, listings, ranged reads).

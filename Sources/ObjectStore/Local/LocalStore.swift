@@ -43,9 +43,7 @@ public final class LocalStore: ObjectStore, @unchecked Sendable {
     }
 
     func path(for key: String) throws -> String {
-        guard !key.isEmpty, !key.utf8.contains(0) else {
-            throw StoreError(.invalidRequest, "the key \(key.debugDescription) cannot be stored: keys are non-empty and hold no NUL", key: key)
-        }
+        try ObjectKey.validate(key)
         return root + "/" + key.split(separator: "/", omittingEmptySubsequences: false)
             .map { LocalStore.escape(segment: $0) }.joined(separator: "/")
     }

@@ -30,6 +30,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     // MARK: Operations
 
     public func put(_ key: String, body: ObjectBody, checksums: Checksums) throws -> ObjectInfo {
+        try ObjectKey.validate(key)
         var payloadHash = "UNSIGNED-PAYLOAD"
         if configuration.signPayload {
             payloadHash = try (checksums.sha256 ?? BodyHasher.hash(body, .sha256, what: "upload of \(key)")).hex
@@ -42,6 +43,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     }
 
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
+        try ObjectKey.validate(key)
         let what = "download of \(key)"
         let r = try send("GET", key: key, headers: HTTPObject.rangeHeaders(range), sink: sink.responseSink, kind: .GET, what: what)
         guard r.isSuccess else { throw error(r, key: key, what: what) }
@@ -49,6 +51,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     }
 
     public func head(_ key: String) throws -> ObjectInfo {
+        try ObjectKey.validate(key)
         let r = try send("HEAD", key: key, kind: .HEAD, what: "HEAD of \(key)")
         guard r.isSuccess else { throw error(r, key: key, what: "HEAD of \(key)") }
         return ObjectInfo(key: key, size: r.header("content-length").flatMap(UInt64.init) ?? 0,
@@ -56,6 +59,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     }
 
     public func delete(_ key: String) throws {
+        try ObjectKey.validate(key)
         let r = try send("DELETE", key: key, kind: .DELETE, what: "delete of \(key)")
         if r.isSuccess || r.status == 404 && S3Error.parse(r.body)?.code != "NoSuchBucket" { return }
         throw error(r, key: key, what: "delete of \(key)")
@@ -64,6 +68,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     public func delete(keys: [String]) throws -> [String: StoreError] {
         precondition(keys.count <= maxBatchDelete)
         guard !keys.isEmpty else { return [:] }
+        for key in keys { try ObjectKey.validate(key) }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
         for key in keys { xml += "<Object><Key>\(S3Store.xmlEscape(key))</Key></Object>" }
         xml += "</Delete>"

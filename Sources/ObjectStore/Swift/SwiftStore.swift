@@ -32,6 +32,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     // MARK: Operations
 
     public func put(_ key: String, body: ObjectBody, checksums: Checksums) throws -> ObjectInfo {
+        try ObjectKey.validate(key)
         let what = "upload of \(key)"
         let md5 = try checksums.md5 ?? BodyHasher.hash(body, .md5, what: what)
         let r = try send("PUT", path: objectPath(key), headers: [("ETag", md5.hex)], body: body, kind: .PUT, what: what)
@@ -44,6 +45,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     }
 
     public func get(_ key: String, range: ByteRange?, into sink: ObjectSink) throws -> GetResult {
+        try ObjectKey.validate(key)
         let what = "download of \(key)"
         let r = try send("GET", path: objectPath(key), headers: HTTPObject.rangeHeaders(range), sink: sink.responseSink, kind: .GET, what: what)
         guard r.isSuccess else { throw error(r, key: key, what: what) }
@@ -51,6 +53,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     }
 
     public func head(_ key: String) throws -> ObjectInfo {
+        try ObjectKey.validate(key)
         let what = "HEAD of \(key)"
         let r = try send("HEAD", path: objectPath(key), kind: .HEAD, what: what)
         guard r.isSuccess else { throw error(r, key: key, what: what) }
@@ -59,6 +62,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
     }
 
     public func delete(_ key: String) throws {
+        try ObjectKey.validate(key)
         let what = "delete of \(key)"
         let r = try send("DELETE", path: objectPath(key), kind: .DELETE, what: what)
         if r.isSuccess || r.status == 404 { return }
@@ -67,6 +71,7 @@ public final class SwiftStore: ObjectStore, @unchecked Sendable {
 
     public func delete(keys: [String]) throws -> [String: StoreError] {
         guard !keys.isEmpty else { return [:] }
+        for key in keys { try ObjectKey.validate(key) }
         let what = "bulk delete of \(keys.count) objects"
         let lines = keys.map { "/" + SwiftStore.encode(container) + "/" + SwiftStore.encode($0) }.joined(separator: "\n")
         let r = try send("POST", path: "", query: "bulk-delete",

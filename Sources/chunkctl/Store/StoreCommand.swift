@@ -28,3 +28,12 @@ func objectJSON(_ o: ObjectInfo) -> [String: Any] {
     if let etag = o.etag { d["etag"] = etag }
     return d
 }
+
+/// A key that can name an object, else a usage error (exit 2) before any request: an empty key would
+/// name the bucket or container itself (a DELETE of it removes the bucket, a GET lists it).
+func validateKey(_ key: String) throws {
+    if let why = ObjectKey.problem(key) {
+        let shown = key.utf8.count > 80 ? String(key.prefix(60)).debugDescription + "…" : key.debugDescription
+        throw ValidationError("the key \(shown) cannot be used: \(why)")
+    }
+}

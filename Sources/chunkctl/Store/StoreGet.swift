@@ -21,6 +21,8 @@ struct StoreGet: ParsableCommand {
     @Argument(help: "Where to write it, or - for standard output.") var file: String = "-"
     @Option(help: ArgumentHelp("Only bytes FIRST to LAST (inclusive, from 0).", valueName: "FIRST-LAST")) var range: String?
 
+    func validate() throws { try validateKey(key) }
+
     func run() throws {
         var byteRange: ByteRange? = nil
         if let range {

@@ -10,6 +10,8 @@ struct StoreHead: ParsableCommand {
     @Argument(help: "The object's key.") var key: String
     @Flag(help: "Print the result as JSON.") var json = false
 
+    func validate() throws { try validateKey(key) }
+
     func run() throws {
         let stack = try global.openStore()
         let info = try reporting { try stack.store.head(key) }
@@ -46,7 +48,10 @@ struct StoreRemove: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The keys to remove.") var keys: [String]
 
-    func validate() throws { guard !keys.isEmpty else { throw ValidationError("name at least one key") } }
+    func validate() throws {
+        guard !keys.isEmpty else { throw ValidationError("name at least one key") }
+        for key in keys { try validateKey(key) }
+    }
 
     func run() throws {
         let stack = try global.openStore()
@@ -80,6 +85,7 @@ struct StorePresign: ParsableCommand {
 
     func validate() throws {
         guard (1...604_800).contains(expires) else { throw ValidationError("--expires must be from 1 to 604800 seconds") }
+        try validateKey(key)
     }
 
     func run() throws {

@@ -19,6 +19,8 @@ struct StorePut: ParsableCommand {
     @Argument(help: "The file to upload, or - for standard input.") var file: String
     @Flag(help: "Print the result as JSON.") var json = false
 
+    func validate() throws { try validateKey(key) }
+
     func run() throws {
         let stack = try global.openStore()
         let source = try InputFile(file)
