@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import ObjectStore
+import Chunkvol
 
 struct GlobalOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("options")],
@@ -43,6 +44,11 @@ struct GlobalOptions: ParsableArguments {
     /// The configured store stack; warnings (TLS verification off) go to standard error every time.
     func openStore() throws -> StoreStack {
         let options = try parsed()
+        // One string serves the store and the volume layer: a bad chunksize=, upload=... is a usage
+        // error for `store` verbs too, not silently ignored.
+        do { _ = try VolumeConfiguration(options: options, environment: ProcessInfo.processInfo.environment) } catch let e as OptionError {
+            throw Failure(e.sentence, code: Failure.usage)
+        }
         let stack = try reporting { try StoreStack.open(options: options) }
         for w in stack.warnings { printError("chunkctl: " + w) }
         return stack

@@ -50,6 +50,7 @@ struct PriceTable: Equatable {
         let numbers = ["storage_gb_month", "egress_gb", "ingress_gb"] + RequestKind.allCases.map { "request." + $0.rawValue }
         var values: [String: Double] = [:]
         var name: String? = nil, currency: String? = nil
+        var seen: Set<String> = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
@@ -57,6 +58,8 @@ struct PriceTable: Equatable {
             guard let eq = line.firstIndex(of: "=") else { throw bad(i + 1, "\(line.debugDescription) is not \"name = value\"") }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            // A name given twice is a mistake (which one was meant?), not a silent override.
+            guard seen.insert(key).inserted else { throw bad(i + 1, "\(key.debugDescription) is given twice") }
             switch key {
             case "name": name = value
             case "currency":
