@@ -79,12 +79,18 @@ public enum ChildProcess {
         return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), peak)
     }
 
-    /// Runs a program to its end, output captured.
+    /// Runs a program to its end, output captured. `umask`: the child's file mode mask (set by a
+    /// /bin/sh that then execs the program; this process's own umask is left alone).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String],
-                           stdinFile: String? = nil) throws -> ChildResult {
+                           stdinFile: String? = nil, umask mask: mode_t? = nil) throws -> ChildResult {
         let folder = TemporaryFolder("child")
         let out = folder.path + "/stdout", err = folder.path + "/stderr"
-        let pid = try spawn(executable, arguments, environment: environment, stdinFile: stdinFile, stdout: out, stderr: err)
+        var program = executable, args = arguments
+        if let mask {
+            program = "/bin/sh"
+            args = ["-c", "umask \(String(mask, radix: 8)) && exec \"$0\" \"$@\"", executable] + arguments
+        }
+        let pid = try spawn(program, args, environment: environment, stdinFile: stdinFile, stdout: out, stderr: err)
         let (status, rss) = wait(pid)
         return ChildResult(status: status,
                            output: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
@@ -92,7 +98,8 @@ public enum ChildProcess {
                            maxRSSKiB: rss)
     }
 
-    public static func chunkctl(_ arguments: [String], environment: [String: String], stdinFile: String? = nil) throws -> ChildResult {
-        try run(chunkctl, arguments, environment: environment, stdinFile: stdinFile)
+    public static func chunkctl(_ arguments: [String], environment: [String: String], stdinFile: String? = nil,
+                                umask mask: mode_t? = nil) throws -> ChildResult {
+        try run(chunkctl, arguments, environment: environment, stdinFile: stdinFile, umask: mask)
     }
 }
