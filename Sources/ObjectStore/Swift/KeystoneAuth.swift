@@ -123,18 +123,9 @@ public struct KeystoneAuth: SwiftAuthenticator {
     }
 
     private func post(_ body: [UInt8], http: HTTPClient, ledger: RequestLedger?, what: String) throws -> HTTPResponse {
-        let r: HTTPResponse
-        do {
-            r = try http.perform(HTTPRequest(method: "POST", url: authURL + "/auth/tokens",
-                                             headers: [("Content-Type", "application/json")], body: .bytes(body)))
-        } catch let e as HTTPError {
-            ledger?.recordResends(.AUTH, requestsSent: e.requestsSent)
-            ledger?.record(.AUTH, failed: true)
-            throw StoreError.transport(e, what)
-        }
-        ledger?.recordResends(.AUTH, requestsSent: r.requestsSent)
-        ledger?.record(.AUTH, failed: !r.isSuccess)
-        return r
+        try sendAuthRequest(HTTPRequest(method: "POST", url: authURL + "/auth/tokens",
+                                        headers: [("Content-Type", "application/json")], body: .bytes(body)),
+                            http: http, ledger: ledger, what: what)
     }
 
     // MARK: The answer

@@ -39,17 +39,9 @@ public struct TempAuth: SwiftAuthenticator {
 
     public func authenticate(http: HTTPClient, ledger: RequestLedger?) throws -> SwiftSession {
         let what = "Swift authentication of \(user) at \(authURL)"
-        let r: HTTPResponse
-        do {
-            r = try http.perform(HTTPRequest(method: "GET", url: authURL,
-                                             headers: [("X-Auth-User", user), ("X-Auth-Key", key.reveal())]))
-        } catch let e as HTTPError {
-            ledger?.recordResends(.AUTH, requestsSent: e.requestsSent)
-            ledger?.record(.AUTH, failed: true)
-            throw StoreError.transport(e, what)
-        }
-        ledger?.recordResends(.AUTH, requestsSent: r.requestsSent)
-        ledger?.record(.AUTH, failed: !r.isSuccess)
+        let r = try sendAuthRequest(HTTPRequest(method: "GET", url: authURL,
+                                                headers: [("X-Auth-User", user), ("X-Auth-Key", key.reveal())]),
+                                    http: http, ledger: ledger, what: what)
         switch r.status {
         case 200..<300:
             guard let token = r.header("x-auth-token") ?? r.header("x-storage-token"), !token.isEmpty,
@@ -65,4 +57,18 @@ public struct TempAuth: SwiftAuthenticator {
             throw StoreError(StoreError.kind(forStatus: r.status), "\(what) failed with HTTP \(r.status)", status: r.status)
         }
     }
+}
+
+/// Sends one authentication request, counted as AUTH (with libcurl's silent re-sends) whatever
+/// its answer; a transport failure becomes a StoreError naming `what`.
+func sendAuthRequest(_ request: HTTPRequest, http: HTTPClient, ledger: RequestLedger?, what: String) throws -> HTTPResponse {
+    let r: HTTPResponse
+    do { r = try http.perform(request) } catch let e as HTTPError {
+        ledger?.recordResends(.AUTH, requestsSent: e.requestsSent)
+        ledger?.record(.AUTH, failed: true)
+        throw StoreError.transport(e, what)
+    }
+    ledger?.recordResends(.AUTH, requestsSent: r.requestsSent)
+    ledger?.record(.AUTH, failed: !r.isSuccess)
+    return r
 }
