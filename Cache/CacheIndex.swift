@@ -214,8 +214,8 @@ public final class CacheIndex: @unchecked Sendable {
     /// Does nothing when the chunk has no record.
     public func mark(_ volume: String, _ number: Int, state: ChunkState, error: String?) throws {
         try lock.withLock {
-            try db.query("UPDATE chunks SET state = ?, error = ? WHERE store = ? AND volume = ? AND number = ?",
-                         [.text(state.rawValue), error.map { .text($0) } ?? .null, .text(store), .text(volume), .integer(Int64(number))])
+            _ = try db.query("UPDATE chunks SET state = ?, error = ? WHERE store = ? AND volume = ? AND number = ?",
+                             [.text(state.rawValue), error.map { .text($0) } ?? .null, .text(store), .text(volume), .integer(Int64(number))])
         }
     }
 
