@@ -472,11 +472,18 @@ public final class Volume: @unchecked Sendable {
     /// unsynced life before a crash) go, and the last chunk's file is cut to its length.
     func clipToSize() throws {
         let count = chunkCount
-        for n in chunks.keys where n >= count {
+        let beyond = chunks.keys.filter { $0 >= count }.sorted()
+        for n in beyond {
             chunks.removeValue(forKey: n)
             store.cache.removeChunkFile(name, n)
         }
-        try store.indexed("open \(name)") { try store.cache.index.removeChunks(name, from: count) }
+        // Their objects, if the store has them, go with their records; when the store cannot be
+        // reached the records stay (past the end, never read) and the next open removes both.
+        if !beyond.isEmpty, (try? store.deleteKeys(beyond.map { store.layout.chunkKey(name, $0) })) == nil {
+            for n in beyond { _ = try? store.cache.index.mark(name, n, state: .dirty, error: nil) }
+        } else {
+            try store.indexed("open \(name)") { try store.cache.index.removeChunks(name, from: count) }
+        }
         if count > 0, let rec = chunks[count - 1] {
             let expected = record.size - UInt64(count - 1) * cs
             if rec.cached, rec.length != expected || rec.state != .clean {
