@@ -136,7 +136,10 @@ int chunkvol_flush(chunkvol_file *f, int timeout_ms);
  * manual queues none; uploads go on in the background while the store is open) and releases
  * the handle, even when it fails (like close(2)): f must not be used again.
  * Errors: EBADF (closed already), EIO, ENOSPC (the final sync failed: the bytes written since
- * the last successful chunkvol_fsync may be lost).
+ * the last successful chunkvol_fsync may be lost). EIO also when the sync succeeded but uploads
+ * of this volume have failed after their retries (the store refuses or cannot be reached): the
+ * volume is durable in the cache and is sent by chunkvol_flush or the next open of the store;
+ * chunkvol_last_error() names the chunks.
  */
 int chunkvol_close(chunkvol_file *f);
 
