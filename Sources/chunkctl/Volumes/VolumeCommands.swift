@@ -56,6 +56,7 @@ struct Import: ParsableCommand {
     @Argument(help: "The file to read, or - for standard input.") var file: String = "-"
     @Option(help: "Seconds the final flush may take.") var timeout: Double = 3600
     @Flag(help: "Add to the end of an existing volume instead of replacing it.") var append = false
+    @Flag(help: "Do not wait for the store: close the volume (its bytes durable in the cache) and leave the uploads to the upload policy; with upload=manual the chunks stay dirty until chunkctl flush.") var noFlush = false
 
     func run() throws {
         let store = try global.openVolumes()
@@ -75,13 +76,13 @@ struct Import: ParsableCommand {
                 try buffer.withUnsafeBytes { _ = try v.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 total += UInt64(n)
             }
-            try v.flush(timeout: timeout)
+            if !noFlush { try v.flush(timeout: timeout) }
             try v.close()
             return total
         }
         store.close(timeout: timeout)
         let seconds = Date().timeIntervalSince(started)
-        print("\(append ? "appended to" : "imported") \(volume): \(total) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(total) / 1_048_576 / max(seconds, 0.001))) MiB/s), flushed")
+        print("\(append ? "appended to" : "imported") \(volume): \(total) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(total) / 1_048_576 / max(seconds, 0.001))) MiB/s)" + (noFlush ? ", in the cache" : ", flushed"))
         print(requestLine(store.requestCounts))
     }
 }
