@@ -121,18 +121,19 @@ class API:
                 quiet([SWIFT_CLI, "post", b], self.env)
         self.cleanup()
 
-    def cleanup(self):
-        """Deletes what any tool left in its bucket (volume, objects, segments) and the caches."""
-        quiet(self.chunkctl("rm", "bench"), self.env, check=False)
-        shutil.rmtree(self.cache, ignore_errors=True)
+    def cleanup(self, tool=None):
+        """Deletes what a tool (every tool when None) left in its bucket: volume, objects, segments."""
+        if tool in (None, "chunkvol"):
+            quiet(self.chunkctl("rm", "bench"), self.env, check=False)
+            shutil.rmtree(self.cache, ignore_errors=True)
         for t in self.peers:
+            if tool not in (None, t):
+                continue
             b = self.bucket[t]
             if self.s3:
                 quiet(["aws", "--endpoint-url", self.endpoint, "s3", "rm", "--recursive", f"s3://{b}"], self.env, check=False)
             else:
                 quiet([SWIFT_CLI, "delete", b, "bench"], self.env, check=False)
-        # rclone's Swift uploads are single objects (under its 5 GiB chunk size); this is for safety
-        quiet(["rclone", "purge", f"bench:{self.bucket['rclone']}-unused"], self.env, check=False)
 
     def upload(self, tool, data):
         b = self.bucket[tool]
@@ -194,7 +195,6 @@ def run_api(api, data, rnd, results):
         tools.reverse()
     out = os.path.join(WORK, "restored.bin")
     for tool in tools:
-        api.cleanup()
         if "upload" in PARTS or "restore" in PARTS:
             m = measure(api.upload(tool, data), api.env)
             if "upload" in PARTS:
@@ -208,10 +208,7 @@ def run_api(api, data, rnd, results):
                 raise RuntimeError(f"{tool} on {api.name}: the restored file differs from the data")
             drop_file(out)
             record(results, "restore", api.name, tool, m)
-        if tool == "chunkvol" and rnd == 0:
-            # Request efficiency: one PUT per chunk plus the manifest, one GET per chunk.
-            pass
-    api.cleanup()
+        api.cleanup(tool)
 
 
 def run_local(data, rnd, results):

@@ -39,7 +39,7 @@ echo "== machine"
 echo "cores: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); memory: $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "disk: $(df -h "${BENCH_DIR:-/tmp/chunkvol-bench}" 2>/dev/null | tail -1 || df -h /tmp | tail -1)"
 echo "client and servers (Swift all-in-one, Ceph radosgw) share these cores"
-echo "tools: $(aws --version 2>&1 | cut -d' ' -f1); $(rclone version 2>/dev/null | head -1); python-swiftclient $(python3 -c 'import swiftclient.version as v; print(v.version_string)' 2>/dev/null)"
+echo "tools: $(aws --version 2>&1 | cut -d' ' -f1); $(rclone version 2>/dev/null | head -1); python3-swiftclient $(dpkg-query -W -f '${Version}' python3-swiftclient 2>/dev/null)"
 echo "load before: $(uptime)"
 
 echo "== end to end (Benchmarks/bench.py)"
