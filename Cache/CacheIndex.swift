@@ -293,15 +293,23 @@ public final class CacheIndex: @unchecked Sendable {
     }
 
     /// Bytes of chunk files in the cache folder for this store, and the dirty part of them.
+    /// Writers ask before every write: the sums are kept until a row changes, here or in another
+    /// connection, instead of scanning every chunk record each time.
     public func usage() throws -> (cached: UInt64, dirty: UInt64) {
         try lock.withLock {
+            let stamp = (try db.dataVersion(), db.totalChanges)
+            if let memo = usageMemo, memo.version == stamp.0, memo.changes == stamp.1 { return memo.usage }
             let row = try db.query("""
                 SELECT COALESCE(SUM(CASE WHEN cached = 1 THEN length END), 0),
                        COALESCE(SUM(CASE WHEN state != 'clean' THEN length END), 0) FROM chunks WHERE store = ?
                 """, [.text(store)]).first ?? [.integer(0), .integer(0)]
-            return (UInt64(row[0].int), UInt64(row[1].int))
+            let usage = (cached: UInt64(row[0].int), dirty: UInt64(row[1].int))
+            usageMemo = (stamp.0, stamp.1, usage)
+            return usage
         }
     }
+    /// The last usage() answer and the database's state when it was computed; under `lock`.
+    private var usageMemo: (version: Int64, changes: Int64, usage: (cached: UInt64, dirty: UInt64))?
 
     private static func chunkRecord(_ row: [SQLiteValue]) -> ChunkRecord {
         var sha: [UInt8]? = nil

@@ -105,6 +105,16 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Rows inserted, updated or deleted through this connection since it was opened.
+    public var totalChanges: Int64 { Int64(sqlite3_total_changes64(handle)) }
+
+    /// Changes when another connection (another process, say) commits to the database;
+    /// with `totalChanges` it tells whether anything could have changed since a given moment.
+    public func dataVersion() throws -> Int64 {
+        if case .integer(let v)? = try query("PRAGMA data_version").first?.first { return v }
+        return 0
+    }
 }
 
 // SQLITE_TRANSIENT is a macro Swift cannot import: the value -1 cast to a destructor.
