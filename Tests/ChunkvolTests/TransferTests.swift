@@ -22,6 +22,25 @@ import StoreTestSupport
         try v.close()
     }
 
+    /// upload=manual leaves the uploads to `chunkctl flush`, another process that hashes the files:
+    /// the writer does not hash, and a flush here hashes each file once, giving the same manifest.
+    @Test func manualPolicyHashesAtUploadOnly() throws {
+        let folder = TemporaryFolder("hash-manual")
+        let options = "backend=local,path=\(folder.path)/store,cache=\(folder.path)/cache,chunksize=64K,upload=manual"
+        let store = try VolumeStore(options: options, environment: [:])
+        let v = try store.open("M", mode: [.readWrite, .create])
+        let data = randomBytes(4 * 65_536 + 100, seed: 63)
+        for at in stride(from: 0, to: data.count, by: 10_000) { try v.write(Array(data[at..<min(data.count, at + 10_000)])) }
+        try v.flush(timeout: 30)
+        #expect(store.uploadsHashedFromFile == 5, "5 chunks, each hashed from its file at upload")
+        try v.close()
+        store.close()
+        let reader = try VolumeStore(options: options.replacingOccurrences(of: "/cache", with: "/cold"), environment: [:])
+        let r = try reader.open("M", mode: .read)
+        #expect(try r.read(count: data.count + 1) == data, "read back through the manifest's checksums")
+        try r.close()
+    }
+
     @Test(arguments: [0, 2]) func sequentialReadsFetchAheadUpToTheCap(_ readahead: Int) throws {
         let folder = TemporaryFolder("ahead")
         let options = "backend=local,path=\(folder.path)/store,cache=\(folder.path)/cache,chunksize=64K,readahead=\(readahead)"
