@@ -343,6 +343,7 @@ public final class VolumeStore: @unchecked Sendable {
     /// A new version of the chunk (the state lock held): uploads queued for older ones are skipped.
     func bumpLocked(_ volume: String, _ number: Int) {
         activity[volume, default: VolumeActivity()].version[number, default: 0] += 1
+        activity[volume]?.downloadedVerified.remove(number)
     }
 
     /// A chunk's bytes change other than by an append (the state lock held): a new version, and the
@@ -654,6 +655,8 @@ public final class VolumeStore: @unchecked Sendable {
             }
             guard rename(temp, final) == 0 else { throw CacheError("cannot install \(final): \(String(cString: strerror(errno)))", errno: errno) }
             filesChanged()
+            // Hashed as it came down: the next reader need not hash the file again (read-ahead).
+            activity[volume]?.downloadedVerified.insert(number)
             var rec = record
             rec.cached = true
             rec.sha256 = sums.sha256
@@ -674,6 +677,14 @@ public final class VolumeStore: @unchecked Sendable {
             }
             return got.bytes
         } catch { throw VolumeError.from(error, "read of volume \(volume), chunk \(number)") }
+    }
+
+    /// True once, for the first reader of a chunk this process downloaded and checked (see
+    /// VolumeActivity.downloadedVerified); its file then need not be hashed again before reading.
+    func takeDownloadedVerified(_ volume: String, _ number: Int) -> Bool {
+        state.lock()
+        defer { state.unlock() }
+        return activity[volume]?.downloadedVerified.remove(number) != nil
     }
 
     /// Read-ahead: downloads chunk `number` in the background if nothing has it yet.
@@ -703,6 +714,7 @@ public final class VolumeStore: @unchecked Sendable {
             // Only if still clean: a writer in another process may have made it dirty since the query.
             guard (try? cache.index.evictIfClean(c.volume, c.number)) == true else { continue }
             cache.removeChunkFile(c.volume, c.number)
+            activity[c.volume]?.downloadedVerified.remove(c.number)
             filesChanged()
             over = over > c.length ? over - c.length : 0
         }
@@ -719,6 +731,7 @@ public final class VolumeStore: @unchecked Sendable {
         for c in clean where c.cached && (volumes.isEmpty || volumes.contains(c.volume)) {
             guard try indexed("evict", { try cache.index.evictIfClean(c.volume, c.number) }) else { continue }
             cache.removeChunkFile(c.volume, c.number)
+            activity[c.volume]?.downloadedVerified.remove(c.number)
             filesChanged()
             freed += c.length
         }
@@ -769,6 +782,9 @@ struct VolumeActivity {
     var cleanVersion: [Int: Int] = [:]
     /// Whole-chunk downloads under way.
     var downloading: Set<Int> = []
+    /// Chunks this process downloaded, hashed against the manifest and installed, whose file no
+    /// reading handle has taken yet (read-ahead): the first to read one skips hashing it again.
+    var downloadedVerified: Set<Int> = []
     /// Chunks queued again while an upload of them was in flight, with their length.
     var again: [Int: (length: UInt64, version: Int)] = [:]
 }
