@@ -140,13 +140,21 @@ import Chunkvol
         figures.seconds = Date().timeIntervalSince(started)
         print("fault soak \(api), seed \(seed): \(figures)")
 
+        // A request libcurl wrote into a kept-alive connection the proxy had just closed is sent,
+        // fails and is re-sent (RequestLedger.recordResends), but never reaches the proxy's log: the
+        // only difference allowed, each one exactly one more failure and one more retry.
+        var unlogged = 0
         for kind in RequestKind.allCases {
-            #expect(counted[kind.rawValue] == wire[kind.rawValue] ?? 0,
+            let extra = (counted[kind.rawValue] ?? 0) - (wire[kind.rawValue] ?? 0)
+            #expect(extra >= 0 && extra <= 2,
                     "\(api) \(kind): the cost report counts \(counted[kind.rawValue] ?? -1), the proxy saw \(wire[kind.rawValue] ?? 0)")
+            unlogged += max(0, extra)
         }
-        #expect(figures.failures == figures.effective, "\(api): \(figures.failures) failures counted, \(figures.effective) faults the client saw")
-        #expect(figures.retries == figures.effective + figures.skews,
-                "\(api): \(figures.retries) retries counted, \(figures.effective) faults + \(figures.skews) skews")
+        #expect(unlogged <= 3, "\(api): \(unlogged) requests counted that the proxy never saw")
+        #expect(figures.failures == figures.effective + unlogged,
+                "\(api): \(figures.failures) failures counted, \(figures.effective) faults the client saw, \(unlogged) unlogged re-sends")
+        #expect(figures.retries == figures.effective + figures.skews + unlogged,
+                "\(api): \(figures.retries) retries counted, \(figures.effective) faults + \(figures.skews) skews + \(unlogged) unlogged re-sends")
         let kinds = ["503", "500", "429", "slowdown", "reset", "reset-before-body", "truncate", "stall"] + (api.isS3 ? ["skew"] : [])
         for k in kinds { #expect(figures.injected[k, default: 0] > 0, "\(api): no \(k) fault was injected") }
         #expect(figures.effective >= 15, "\(api): only \(figures.effective) faults")
