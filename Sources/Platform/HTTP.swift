@@ -12,7 +12,7 @@ import Glibc
 public struct HTTPSettings: Sendable {
     /// Seconds allowed to establish a connection (TCP and TLS).
     public var connectTimeout: Double = 10
-    /// A transfer that moves less than one byte per second for this many seconds is abandoned.
+    /// A transfer that moves no byte for this many seconds (counted from the last one) is abandoned.
     public var stallTimeout: Int = 60
     /// PEM bundle of trusted certificate authorities (`tls_ca=`); nil uses the system's.
     public var caFile: String? = nil
@@ -143,9 +143,18 @@ public final class HTTPClient: @unchecked Sendable {
         defer { unmanaged.release() }
         let context = unmanaged.toOpaque()
 
+        let stall = UnsafeMutablePointer<ccurl_stall>.allocate(capacity: 1)
+        stall.initialize(to: ccurl_stall())
+        defer { stall.deallocate() }
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { eb in
             configure(h, request: request, headers: headerList, context: context, errorBuffer: eb.baseAddress!)
+            _ = ccurl_set_stall_guard(h, stall, settings.stallTimeout * 1000)
             return curl_easy_perform(h)
+        }
+        if code == CURLE_ABORTED_BY_CALLBACK && stall.pointee.stalled != 0 {
+            release(h, reusable: false)
+            throw HTTPError(kind: .timeout, curlCode: Int32(CURLE_OPERATION_TIMEDOUT.rawValue),
+                            detail: "no byte moved for \(settings.stallTimeout) s (io_timeout)", requestsSent: max(exchange.requestsSent, 1))
         }
         if let err = exchange.localError {
             release(h, reusable: false)

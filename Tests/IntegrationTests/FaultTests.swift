@@ -8,6 +8,27 @@ import Platform
 import StoreTestSupport
 
 @Suite("Faults on the wire") struct FaultTests {
+    /// A stall ends after io_timeout counted from the last byte moved (the stall guard in
+    /// CCurlShim, not libcurl's averaged low-speed check), with a sentence naming io_timeout: a
+    /// 10 s stall with io_timeout=2 fails in about 2 s.
+    @Test func aStallEndsAfterIoTimeout() throws {
+        guard let server = try TestServers.require(.saioS3) else { return }
+        let container = TestServers.containerName("stall")
+        let direct = try server.open(container: container).store
+        _ = try direct.put("stalled", body: .bytes(randomBytes(100_000, seed: 3)), checksums: .none)
+        let proxy = try FaultProxy(upstream: server.baseURL, rules: """
+            [{"method": "GET", "path": "stalled", "nth": [1], "action": "stall:10"}]
+            """)
+        let store = try server.through(proxyPort: proxy.port)
+            .open(container: container, extraOptions: "io_timeout=2,retries=0", create: false).store
+        let started = Date()
+        #expect { _ = try store.get("stalled", range: nil, into: .memory) } throws: { error in
+            (error as? StoreError)?.kind == .timeout && "\(error)".contains("io_timeout")
+        }
+        let took = Date().timeIntervalSince(started)
+        #expect(took >= 1.9 && took < 4.5, "the stalled GET ended after \(took) s")
+    }
+
     @Test(arguments: StoreAPI.allCases) func transientFailuresAreRetried(_ api: StoreAPI) throws {
         guard let server = try TestServers.require(api) else { return }
         let container = TestServers.containerName("retry")

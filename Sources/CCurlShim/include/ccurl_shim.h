@@ -17,6 +17,17 @@ CURLcode ccurl_setopt_data_callback(CURL *h, CURLoption opt, ccurl_data_callback
 CURLcode ccurl_setopt_seek_callback(CURL *h, ccurl_seek_callback cb);
 CURLcode ccurl_setopt_debug_callback(CURL *h, ccurl_debug_callback cb);
 
+/* A stall guard: the transfer is aborted (CURLE_ABORTED_BY_CALLBACK, `stalled` set) when no byte
+ * has moved either way for `timeout_ms`. libcurl's own low-speed check averages over its last
+ * seconds and fires up to ~5 s late; this one counts from the last byte. */
+typedef struct ccurl_stall {
+    curl_off_t moved;
+    double since;
+    long timeout_ms;
+    int stalled;
+} ccurl_stall;
+CURLcode ccurl_set_stall_guard(CURL *h, ccurl_stall *state, long timeout_ms);
+
 CURLcode ccurl_getinfo_long(CURL *h, CURLINFO info, long *value);
 CURLcode ccurl_getinfo_off(CURL *h, CURLINFO info, curl_off_t *value);
 CURLcode ccurl_getinfo_string(CURL *h, CURLINFO info, char **value);
