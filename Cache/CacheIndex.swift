@@ -341,13 +341,14 @@ public final class CacheIndex: @unchecked Sendable {
         }
     }
 
-    /// Counters per volume and kind, totals since the cache was made (for monitoring).
-    public func countsByKind() throws -> [(volume: String, kind: RequestKind, counts: RequestCounts)] {
+    /// Counters per volume ("" holds requests of no volume) and kind, from `sinceDay`
+    /// (YYYY-MM-DD) on; all of them by default.
+    public func countsByKind(sinceDay: String = "") throws -> [(volume: String, kind: RequestKind, counts: RequestCounts)] {
         try lock.withLock {
             try db.query("""
                 SELECT volume, kind, SUM(requests), SUM(bytes_up), SUM(bytes_down), SUM(retries), SUM(failures)
-                FROM counters WHERE store = ? GROUP BY volume, kind ORDER BY volume, kind
-                """, [.text(store)]).compactMap { row in
+                FROM counters WHERE store = ? AND day >= ? GROUP BY volume, kind ORDER BY volume, kind
+                """, [.text(store), .text(sinceDay)]).compactMap { row in
                 guard let kind = RequestKind(rawValue: row[1].text) else { return nil }
                 var c = RequestCounts()
                 c.requests[kind] = Int(row[2].int)
@@ -369,23 +370,11 @@ public final class CacheIndex: @unchecked Sendable {
         }
     }
 
-    /// Counters per volume ("" holds requests of no volume), from `sinceDay` (YYYY-MM-DD) on.
+    /// Counters per volume, all kinds together, from `sinceDay` (YYYY-MM-DD) on.
     public func counts(sinceDay: String = "") throws -> [String: RequestCounts] {
-        try lock.withLock {
-            var out: [String: RequestCounts] = [:]
-            for row in try db.query("""
-                SELECT volume, kind, SUM(requests), SUM(bytes_up), SUM(bytes_down), SUM(retries), SUM(failures)
-                FROM counters WHERE store = ? AND day >= ? GROUP BY volume, kind
-                """, [.text(store), .text(sinceDay)]) {
-                guard let kind = RequestKind(rawValue: row[1].text) else { continue }
-                var c = out[row[0].text] ?? RequestCounts()
-                c.requests[kind, default: 0] += Int(row[2].int)
-                c.bytesUp += UInt64(row[3].int); c.bytesDown += UInt64(row[4].int)
-                c.retries += Int(row[5].int); c.failures += Int(row[6].int)
-                out[row[0].text] = c
-            }
-            return out
-        }
+        var out: [String: RequestCounts] = [:]
+        for c in try countsByKind(sinceDay: sinceDay) { out[c.volume] = (out[c.volume] ?? RequestCounts()) + c.counts }
+        return out
     }
 }
 

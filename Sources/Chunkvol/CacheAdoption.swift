@@ -29,12 +29,9 @@ extension VolumeStore {
     }
 
     private func adopt(_ name: String, files: [(number: Int, size: UInt64)]) throws -> String {
+        // A damaged manifest tells nothing: every file is then taken as newer than the store.
         var manifest: Manifest? = nil
-        do {
-            manifest = try Manifest.decode(try store.get(layout.manifestKey(name), range: nil, into: .memory).bytes, volume: name)
-        } catch let e as StoreError where e.kind == .notFound {
-        } catch let e as VolumeError where e.kind == .corrupt {
-        }
+        do { manifest = try loadManifest(name) } catch let e as VolumeError where e.kind == .corrupt {}
         let largest = files.map(\.size).max() ?? 0
         let chunkSize = manifest?.chunkSize ?? max(configuration.chunkSize, largest)
         var records: [Int: ChunkRecord] = [:]

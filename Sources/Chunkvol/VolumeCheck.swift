@@ -112,11 +112,11 @@ extension VolumeStore {
         var manifestProblem: String? = nil
         var manifestMissing = false
         do {
-            let bytes = try store.get(layout.manifestKey(name), range: nil, into: .memory).bytes
-            manifest = try Manifest.decode(bytes, volume: name)
-        } catch let e as StoreError where e.kind == .notFound {
-            manifestMissing = true
-            manifestProblem = "volume \(name) has no manifest on the store (\(layout.manifestKey(name)))"
+            manifest = try loadManifest(name)
+            if manifest == nil {
+                manifestMissing = true
+                manifestProblem = "volume \(name) has no manifest on the store (\(layout.manifestKey(name)))"
+            }
         } catch let e as VolumeError where e.kind == .corrupt {
             manifestProblem = e.sentence
         } catch { throw VolumeError.from(error, "inspect \(name)") }

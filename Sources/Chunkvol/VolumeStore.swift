@@ -154,16 +154,9 @@ public final class VolumeStore: @unchecked Sendable {
                           dirtyChunks: chunks.filter { $0.state != .clean && $0.number < count }.count, updatedAt: v.updatedAt)
     }
 
-    /// Volumes on the store (by their manifests and chunk folders) and in the cache.
-    public func list() throws -> [VolumeStat] {
-        var names = Set(try indexed("list") { try cache.index.volumes() }.map(\.name))
-        do {
-            for o in try store.listAll(prefix: layout.manifestPrefix) where o.key.hasSuffix(".json") {
-                names.insert(String(o.key.dropFirst(layout.manifestPrefix.count).dropLast(5)))
-            }
-        } catch { throw VolumeError.from(error, "listing volumes") }
-        return try names.sorted().compactMap { try? VolumeLayout.validate($0); return try? stat($0) }
-    }
+    /// Volumes on the store (by their manifests) and in the cache whose figures can be read;
+    /// `catalog()` also names the others and why.
+    public func list() throws -> [VolumeStat] { try catalog().compactMap(\.stat) }
 
     /// Removes a volume from the store and the cache.
     public func remove(_ name: String) throws {
@@ -230,18 +223,27 @@ public final class VolumeStore: @unchecked Sendable {
         return try fetchVolume(name)
     }
 
+    /// The volume's manifest on the store; nil when it has none. One that is not valid is a
+    /// `corrupt` VolumeError naming the cause; other store errors pass through.
+    func loadManifest(_ name: String) throws -> Manifest? {
+        let bytes: [UInt8]
+        do { bytes = try store.get(layout.manifestKey(name), range: nil, into: .memory).bytes } catch let e as StoreError where e.kind == .notFound {
+            return nil
+        }
+        return try Manifest.decode(bytes, volume: name)
+    }
+
     /// Reads a volume the cache does not know: its manifest (one GET), else a listing of its chunks
     /// (volumes written without chunkvol, such as Bareos droplet's). Records it in the index, clean.
     func fetchVolume(_ name: String) throws -> VolumeRecord? {
         var chunks: [ChunkRecord] = []
         var record: VolumeRecord
         do {
-            let bytes = try store.get(layout.manifestKey(name), range: nil, into: .memory).bytes
-            let m = try Manifest.decode(bytes, volume: name)
+          if let m = try loadManifest(name) {
             record = VolumeRecord(name: name, chunkSize: m.chunkSize, size: m.size, generation: m.generation, storedGeneration: m.generation)
             chunks = m.chunks.map { ChunkRecord(volume: name, number: $0.number, length: $0.length, state: .clean,
                                                  cached: false, sha256: [UInt8](hex: $0.sha256)) }
-        } catch let e as StoreError where e.kind == .notFound {
+          } else {
             let objects: [ObjectInfo]
             do { objects = try store.listAll(prefix: layout.chunkPrefix(name)) } catch { throw VolumeError.from(error, "open \(name)") }
             let numbered = objects.compactMap { o in layout.chunkNumber(o.key, volume: name).map { ($0, o.size) } }.sorted { $0.0 < $1.0 }
@@ -256,6 +258,7 @@ public final class VolumeStore: @unchecked Sendable {
             let size = numbered.map(\.1).reduce(0, +)
             record = VolumeRecord(name: name, chunkSize: chunkSize, size: size, generation: 1, storedGeneration: nil)
             chunks = numbered.map { ChunkRecord(volume: name, number: $0.0, length: $0.1, state: .clean, cached: false) }
+          }
         } catch { throw VolumeError.from(error, "open \(name)") }
         try indexed("open \(name)") {
             try cache.index.transaction {
@@ -711,13 +714,19 @@ public final class VolumeStore: @unchecked Sendable {
         defer { state.unlock() }
         guard let clean = try? cache.index.chunks(in: [.clean]) else { return }
         for c in clean where c.cached && over > 0 && activity[c.volume]?.downloading.contains(c.number) != true {
-            // Only if still clean: a writer in another process may have made it dirty since the query.
-            guard (try? cache.index.evictIfClean(c.volume, c.number)) == true else { continue }
-            cache.removeChunkFile(c.volume, c.number)
-            activity[c.volume]?.downloadedVerified.remove(c.number)
-            filesChanged()
+            guard (try? evictLocked(c)) == true else { continue }
             over = over > c.length ? over - c.length : 0
         }
+    }
+
+    /// Drops one clean chunk's file (the state lock held). Only if it is still clean: a writer in
+    /// another process may have made it dirty since it was listed. Returns whether it was dropped.
+    private func evictLocked(_ c: ChunkRecord) throws -> Bool {
+        guard try cache.index.evictIfClean(c.volume, c.number) else { return false }
+        cache.removeChunkFile(c.volume, c.number)
+        activity[c.volume]?.downloadedVerified.remove(c.number)
+        filesChanged()
+        return true
     }
 
     /// Drops the clean chunks of `volumes` (all when empty) from the cache; never a dirty one.
@@ -729,10 +738,7 @@ public final class VolumeStore: @unchecked Sendable {
         let clean = try indexed("evict") { try cache.index.chunks(in: [.clean]) }
         var freed: UInt64 = 0
         for c in clean where c.cached && (volumes.isEmpty || volumes.contains(c.volume)) {
-            guard try indexed("evict", { try cache.index.evictIfClean(c.volume, c.number) }) else { continue }
-            cache.removeChunkFile(c.volume, c.number)
-            activity[c.volume]?.downloadedVerified.remove(c.number)
-            filesChanged()
+            guard try indexed("evict", { try evictLocked(c) }) else { continue }
             freed += c.length
         }
         return freed
