@@ -463,52 +463,20 @@ public final class Volume: @unchecked Sendable {
         // Their files first: a write that grows the volume again must start those chunks afresh.
         for n in beyond {
             if let fd = files.removeValue(forKey: n) { Glibc.close(fd) }
-            store.cache.removeChunkFile(name, n)
             chunks.removeValue(forKey: n)
         }
-        do { try store.deleteKeys(beyond.map { store.layout.chunkKey(name, $0) }) } catch {
+        do { try store.dropChunks(name, beyond, from: keep) } catch {
             throw VolumeError.from(error, "truncate of volume \(name) to \(length) bytes is recorded; removing the chunk objects past the end failed (the next open of the store retries)")
         }
-        CrashPoint.reach("truncate.deleted")
-        try store.indexed("truncate \(name)") { try store.cache.index.removeChunks(name, from: keep) }
     }
 
     /// At open for writing: the volume is exactly its recorded size. Chunks past the end (an
     /// unsynced life before a crash) go, and the last chunk's file is cut to its length.
     func clipToSize() throws {
         let count = chunkCount
-        let beyond = chunks.keys.filter { $0 >= count }.sorted()
-        for n in beyond {
-            chunks.removeValue(forKey: n)
-            store.cache.removeChunkFile(name, n)
-        }
-        // Their objects, if the store has them, go with their records; when the store cannot be
-        // reached the records stay (past the end, never read) and the next open removes both.
-        if !beyond.isEmpty, (try? store.deleteKeys(beyond.map { store.layout.chunkKey(name, $0) })) == nil {
-            for n in beyond { _ = try? store.cache.index.mark(name, n, state: .dirty, error: nil) }
-        } else {
-            try store.indexed("open \(name)") { try store.cache.index.removeChunks(name, from: count) }
-        }
-        if count > 0, let rec = chunks[count - 1] {
-            let expected = record.size - UInt64(count - 1) * cs
-            if rec.cached, rec.length != expected || rec.state != .clean {
-                var st = stat()
-                if stat(store.cache.chunkPath(name, count - 1), &st) == 0, UInt64(st.st_size) > expected {
-                    Glibc.truncate(store.cache.chunkPath(name, count - 1), off_t(expected))
-                }
-            }
-            if rec.length != expected {
-                store.state.lock()
-                store.bumpLocked(name, count - 1)
-                store.state.unlock()
-                var fixed = rec
-                fixed.length = expected
-                fixed.state = .dirty
-                fixed.sha256 = nil
-                chunks[count - 1] = fixed
-                try store.indexed("open \(name)") { try store.cache.index.save(fixed) }
-            }
-        }
+        for n in chunks.keys where n >= count { chunks.removeValue(forKey: n) }
+        let records = try store.indexed("open \(name)") { try store.cache.index.chunks(of: name) }
+        if let last = try store.clipToSize(record, chunks: records) { chunks[last.number] = last }
     }
 
     // MARK: Durability

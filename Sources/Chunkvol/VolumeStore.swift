@@ -290,30 +290,57 @@ public final class VolumeStore: @unchecked Sendable {
             let lastWrong = chunks.first(where: { $0.number == count - 1 }).map { $0.length != lastLength } ?? false
             guard lastWrong || chunks.contains(where: { $0.number >= count }) else { continue }
             guard let lock = try? VolumeLock(cache: cache, volume: v.name, patient: false) else { continue }
-            let beyond = chunks.filter { $0.number >= count }.map(\.number)
             do {
-                try deleteKeys(beyond.map { layout.chunkKey(v.name, $0) })
-                try cache.index.removeChunks(v.name, from: count)
-                for n in beyond { cache.removeChunkFile(v.name, n) }
-                // The last chunk: its file and record cut to the volume's end.
-                if count > 0, var last = chunks.first(where: { $0.number == count - 1 }) {
-                    let expected = v.size - UInt64(count - 1) * v.chunkSize
-                    if last.length != expected {
-                        if last.cached { Glibc.truncate(cache.chunkPath(v.name, count - 1), off_t(expected)) }
-                        last.length = expected
-                        last.state = .dirty
-                        last.sha256 = nil
-                        try cache.index.save(last)
-                    }
-                }
+                _ = try clipToSize(v, chunks: chunks)
                 var record = v
                 record.generation += 1
                 try cache.index.save(record)
             } catch {
-                // The store may be away: the next open tries again; reads use the recorded size.
+                // The index failed: the next open tries again; reads use the recorded size.
             }
             withExtendedLifetime(lock) {}
         }
+    }
+
+    /// Makes a volume's cache match its recorded size (the caller holds the volume's lock): chunks
+    /// past the end go, records, files and objects (when the store cannot be reached their records
+    /// stay, dirty and never read, for the next open); the last chunk's record and file are cut to
+    /// its length. Returns the last chunk's record when it changed.
+    func clipToSize(_ v: VolumeRecord, chunks: [ChunkRecord]) throws -> ChunkRecord? {
+        let count = v.chunkCount
+        let beyond = chunks.filter { $0.number >= count }.map(\.number)
+        if !beyond.isEmpty {
+            // Dirty before their objects go: never a clean record whose object is gone.
+            for n in beyond { try indexed("open \(v.name)") { try cache.index.mark(v.name, n, state: .dirty, error: nil) } }
+            try? dropChunks(v.name, beyond, from: count)
+        }
+        guard count > 0, var last = chunks.first(where: { $0.number == count - 1 }) else { return nil }
+        let expected = v.size - UInt64(count - 1) * v.chunkSize
+        if last.cached, last.length != expected || last.state != .clean {
+            // Bytes past the end (an unsynced life before a crash) are cut off the file.
+            let path = cache.chunkPath(v.name, count - 1)
+            let onDisk = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber
+            if let onDisk, onDisk.uint64Value > expected { Glibc.truncate(path, off_t(expected)) }
+        }
+        guard last.length != expected else { return nil }
+        state.lock()
+        bumpLocked(v.name, count - 1)
+        state.unlock()
+        last.length = expected
+        last.state = .dirty
+        last.sha256 = nil
+        try indexed("open \(v.name)") { try cache.index.save(last) }
+        return last
+    }
+
+    /// Removes chunks `numbers` (all past the volume's end, `count` chunks) from the cache and the
+    /// store: files, then objects, then records. They must not be clean in the index any more.
+    /// When the store fails, the records stay for the next open (recoverVolumes) and this throws.
+    func dropChunks(_ name: String, _ numbers: [Int], from count: Int) throws {
+        for n in numbers { cache.removeChunkFile(name, n) }
+        try deleteKeys(numbers.map { layout.chunkKey(name, $0) })
+        CrashPoint.reach("truncate.deleted")
+        try indexed("\(name): removing chunks past the end") { try cache.index.removeChunks(name, from: count) }
     }
 
     /// Queues every dirty chunk of the store's volumes (at open: what a crash or an outage left),
